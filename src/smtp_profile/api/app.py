@@ -1,0 +1,73 @@
+"""``create_app(settings)``: the ASGI application, built from explicit settings."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from smtp_profile import __version__
+from smtp_profile.api.paths import CaseInsensitivePaths
+from smtp_profile.api.responses import error_response
+from smtp_profile.api.smtp_routes import smtp_router
+from smtp_profile.errors import (
+    InvalidField,
+    MalformedBody,
+    MethodNotAllowed,
+    NotFound,
+    ServiceError,
+)
+from smtp_profile.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="smtp-profile",
+        version=__version__,
+        description="The SMTP relay profile API: read, replace and test the single "
+        "outgoing-mail profile. Paths are case-insensitive.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.include_router(smtp_router(runtime))
+    _install_error_handlers(app)
+    canonical = [route.path for route in app.routes if hasattr(route, "path")]
+    app.add_middleware(CaseInsensitivePaths, canonical=canonical)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def service_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceError)
+        return error_response(exc)
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error_response(NotFound("No such resource."))
+        if exc.status_code == 405:
+            response = error_response(MethodNotAllowed("This method is not allowed here."))
+            if exc.headers and "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
+        return error_response(MalformedBody(str(exc.detail)))
+
+    async def validation_error(_request: Request, exc: Exception) -> Response:
+        return error_response(InvalidField("Request", "format", "The request is not valid."))
+
+    async def unexpected_error(_request: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=(type(exc), exc, exc.__traceback__))
+        return error_response(ServiceError("Internal error; the log has details."))
+
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

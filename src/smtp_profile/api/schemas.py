@@ -1,0 +1,113 @@
+"""Models that document the wire format in the OpenAPI document.
+
+Validation itself is done by :mod:`smtp_profile.profile` (the rules are richer
+than a schema: case-insensitive names, form bodies, the stored-password rule).
+A test checks that these models name exactly the fields the parser reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Int = int | str | None
+Bool = bool | str | None
+
+
+class ProfileIn(BaseModel):
+    """PUT body. Property names match in any letter case; unknown ones are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    Id: Int = Field(None, description="Must be 1 when given.")
+    Host: str = Field(
+        description="DNS name or IP literal; no scheme, path or port.", max_length=253
+    )
+    Port: Int = Field(None, description="1-65535; default 25.")
+    RelayAuthenticationType: Int = Field(
+        None, description="0 anonymous, 1 integrated, 2 explicit credentials; default 0."
+    )
+    RelayUsername: str | None = Field(None, description="Required for type 2.")
+    RelayPassword: str | None = Field(
+        None,
+        description="Write-only. Required for type 2 unless a stored password may be kept "
+        "(Host, Port and RelayUsername unchanged).",
+    )
+    SenderAccount: str = Field(description="One bare e-mail address.")
+    SenderName: str = Field(description="Display name in From.", max_length=255)
+    UseSSL: Bool = Field(None, description="TLS: implicit on 465, else STARTTLS (required).")
+
+
+class TestIn(ProfileIn):
+    """Test body: the settings to test (not stored) and one recipient address."""
+
+    TestRecipient: str = Field(description="One bare e-mail address.")
+
+
+class ProfileOut(BaseModel):
+    Id: int
+    Host: str | None
+    Port: int
+    RelayAuthenticationType: int
+    RelayUsername: str | None
+    SenderAccount: str | None
+    SenderName: str | None
+    UseSSL: bool
+    HasPassword: bool = Field(description="Whether a relay password is stored (never the value).")
+
+
+class TlsOut(BaseModel):
+    Version: str | None
+    Cipher: str | None
+    Verified: bool
+    Subject: str | None
+    Issuer: str | None
+    NotAfter: str | None
+    VerifyError: str | None
+
+
+class Diagnosis(BaseModel):
+    Success: bool
+    Stage: str = Field(description="Last step reached, or the step that failed.")
+    Failure: str | None = Field(description="Failure class (see the README's troubleshooting).")
+    SmtpCode: int | None
+    SmtpMessage: str | None
+    Hint: str | None = Field(description="Likely cause and the setting to change.")
+    Transcript: list[str] = Field(description="Timestamped, redacted conversation.")
+    DurationMs: int
+    Tls: TlsOut | None
+    ConnectedAddress: str | None
+    StoppedAfter: str | None
+
+
+class TestOut(Diagnosis):
+    Id: int
+    Host: str | None
+    Port: int
+    RelayAuthenticationType: int
+    RelayUsername: str | None
+    SenderAccount: str | None
+    SenderName: str | None
+    UseSSL: bool
+    TestRecipient: str
+
+
+class ErrorOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    ErrorCode: str = Field(pattern=r"^0xA0[0-9A-F]{6}$")
+    Message: str
+
+
+class TestErrorOut(Diagnosis):
+    ErrorCode: str = Field(pattern=r"^0xA0[0-9A-F]{6}$")
+    Message: str
+
+
+def request_body(model: type[BaseModel], *, form: bool) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if form:
+        content["application/x-www-form-urlencoded"] = {"schema": schema}
+    return {"requestBody": {"required": True, "content": content}}

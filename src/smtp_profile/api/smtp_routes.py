@@ -1,0 +1,179 @@
+"""``GET/PUT /KeyfactorAPI/SMTP`` and ``POST /KeyfactorAPI/SMTP/Test``."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from smtp_profile.api import schemas
+from smtp_profile.api.guards import (
+    authenticate,
+    check_api_headers,
+    read_body,
+    require_writer,
+)
+from smtp_profile.api.responses import json_bytes, json_response, raw_json_response
+from smtp_profile.api.results import test_result_body
+from smtp_profile.errors import InvalidField
+from smtp_profile.mail.plan import QuitAfter
+from smtp_profile.profile import (
+    PROFILE_FIELDS,
+    TEST_FIELDS,
+    parse_profile_request,
+    parse_test_request,
+)
+from smtp_profile.runtime import Runtime
+from smtp_profile.service import ProfileSnapshot
+from smtp_profile.wire import decode_body
+
+BASE = "/KeyfactorAPI"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.ErrorOut, "description": text}
+    for status, text in [
+        (400, "Invalid input or headers"),
+        (401, "No or bad credentials"),
+        (403, "Not allowed for this role"),
+        (412, "If-Match no longer matches"),
+        (413, "Body too large"),
+        (415, "Unsupported content type"),
+    ]
+}
+_HEADERS = {
+    "parameters": [
+        {
+            "name": "X-Keyfactor-Requested-With",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "example": "APIClient"},
+        },
+        {
+            "name": "X-Keyfactor-Api-Version",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": ["1", "1.0"]},
+        },
+    ]
+}
+
+
+class _ViewCache:
+    """The GET body of the current revision, encoded once."""
+
+    def __init__(self) -> None:
+        self._revision = -1
+        self._body = b""
+
+    def body(self, snapshot: ProfileSnapshot) -> bytes:
+        if snapshot.revision != self._revision:
+            self._body, self._revision = json_bytes(snapshot.view()), snapshot.revision
+        return self._body
+
+
+def smtp_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix=BASE, tags=["SMTP"])
+    service = runtime.service
+    limit = runtime.settings.max_body_bytes
+    views = _ViewCache()
+
+    @router.get(
+        "/SMTP",
+        summary="Read the SMTP profile",
+        responses={200: {"model": schemas.ProfileOut}, **_ERRORS},
+        openapi_extra=_HEADERS,
+    )
+    async def get_smtp(request: Request) -> Response:
+        await authenticate(request, runtime.authenticator)
+        check_api_headers(request)
+        snapshot = service.current()
+        return raw_json_response(views.body(snapshot), headers={"ETag": snapshot.etag})
+
+    @router.put(
+        "/SMTP",
+        summary="Replace the SMTP profile (fields left out are cleared)",
+        responses={200: {"model": schemas.ProfileOut}, **_ERRORS},
+        openapi_extra={
+            **_HEADERS,
+            **schemas.request_body(schemas.ProfileIn, form=True),
+            "parameters": [
+                *_HEADERS["parameters"],
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                },
+            ],
+        },
+    )
+    async def put_smtp(request: Request) -> Response:
+        principal = await authenticate(request, runtime.authenticator)
+        require_writer(principal)
+        check_api_headers(request)
+        body = await read_body(request, limit=limit)
+        fields = decode_body(request.headers.get("content-type"), body, known=PROFILE_FIELDS)
+        profile_request = parse_profile_request(fields)
+        replace = partial(
+            service.replace,
+            profile_request,
+            actor=principal,
+            if_match=request.headers.get("if-match"),
+        )
+        snapshot = await anyio.to_thread.run_sync(replace)
+        return json_response(snapshot.view(), headers={"ETag": snapshot.etag})
+
+    @router.post(
+        "/SMTP/Test",
+        summary="Send a test e-mail with these settings (not stored)",
+        responses={
+            200: {"model": schemas.TestOut},
+            400: {
+                "model": schemas.TestErrorOut,
+                "description": "Invalid input, or the test failed",
+            },
+            **{k: v for k, v in _ERRORS.items() if k != 400},
+        },
+        openapi_extra={
+            **schemas.request_body(schemas.TestIn, form=True),
+            "parameters": [
+                *_HEADERS["parameters"],
+                {
+                    "name": "QuitAfter",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": [step.value for step in QuitAfter]},
+                },
+            ],
+        },
+    )
+    async def test_smtp(request: Request) -> Response:
+        principal = await authenticate(request, runtime.authenticator)
+        require_writer(principal)
+        check_api_headers(request)
+        quit_after = _quit_after(request)
+        body = await read_body(request, limit=limit)
+        fields = decode_body(request.headers.get("content-type"), body, known=TEST_FIELDS)
+        test_request = parse_test_request(fields)
+        outcome = await service.test(test_request, quit_after=quit_after)
+        return json_response(
+            test_result_body(test_request, outcome), status=200 if outcome.success else 400
+        )
+
+    return router
+
+
+def _quit_after(request: Request) -> QuitAfter | None:
+    values = [
+        value for key, value in request.query_params.multi_items() if key.lower() == "quitafter"
+    ]
+    if not values or not values[-1]:
+        return None
+    try:
+        return QuitAfter(values[-1].lower())
+    except ValueError:
+        allowed = ", ".join(step.value for step in QuitAfter)
+        raise InvalidField("QuitAfter", "value", f"QuitAfter must be one of {allowed}.") from None

@@ -1,0 +1,73 @@
+"""Wiring: from settings to a ready database, key, authenticator and service.
+
+Both ``serve`` and the CLI commands start here, so they prepare the database
+(migrations) and the key file the same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from smtp_profile.accounts import Authenticator, Role, hash_password
+from smtp_profile.crypto import SecretBox, load_or_create_keys
+from smtp_profile.errors import ConfigurationError
+from smtp_profile.mail.sender import Resolver, system_resolver
+from smtp_profile.service import ProfileService
+from smtp_profile.settings import Settings
+from smtp_profile.store.database import Database
+from smtp_profile.store.profiles import load_profile
+from smtp_profile.store.users import count_users, insert_user
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    box: SecretBox
+    authenticator: Authenticator
+    service: ProfileService
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def open_runtime(settings: Settings, *, resolver: Resolver = system_resolver) -> Runtime:
+    """Prepare everything, or raise :class:`ConfigurationError` saying what is wrong."""
+    if settings.uses_embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    box = SecretBox(_keys(settings, database))
+    service = ProfileService(database=database, box=box, settings=settings, resolver=resolver)
+    service.verify_secrets_readable()
+    authenticator = Authenticator(database, cache_seconds=settings.auth_cache_seconds)
+    return Runtime(settings, database, box, authenticator, service)
+
+
+def _keys(settings: Settings, database: Database) -> list[bytes]:
+    key_file = settings.resolved_key_file
+    with database.read() as connection:
+        has_secret = load_profile(connection).has_password
+    if has_secret and not key_file.exists():
+        raise ConfigurationError(
+            f"The key file {key_file} is missing but the database holds an encrypted "
+            "password. Restore the key file (SMTP_PROFILE_SECRET_KEY_FILE); a new key "
+            "would not decrypt it."
+        )
+    return load_or_create_keys(key_file, create=True)
+
+
+def ensure_first_admin(runtime: Runtime) -> str | None:
+    """Create ``admin`` with a generated password when there are no users yet.
+
+    Returns the password (to be shown once), or ``None`` when users exist.
+    """
+    with runtime.database.write() as connection:
+        if count_users(connection) > 0:
+            return None
+        password = secrets.token_urlsafe(18)
+        insert_user(
+            connection, name="admin", role=Role.ADMIN.value, password_hash=hash_password(password)
+        )
+    return password

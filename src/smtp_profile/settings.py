@@ -1,0 +1,100 @@
+"""Operator settings, read once from ``SMTP_PROFILE_*`` environment variables."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from smtp_profile.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Every setting is also an environment variable ``SMTP_PROFILE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SMTP_PROFILE_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        Path("./var"), description="Directory for the SQLite database and key file."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default sqlite in DATA_DIR. PostgreSQL: postgresql+psycopg://...",
+    )
+    secret_key_file: Path | None = Field(
+        None,
+        description="Key file (Fernet keys, one per line); "
+        "default DATA_DIR/secret.key, created 0600.",
+    )
+    host: str = Field("127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `serve` listens on.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    ca_file: Path | None = Field(
+        None, description="Extra CA bundle (PEM) trusted for relay certificates."
+    )
+    tls_verify: bool = Field(True, description="Verify relay certificates and host names.")
+    implicit_tls_ports: Annotated[frozenset[int], NoDecode] = Field(
+        frozenset({465}),
+        description="Ports where UseSSL means TLS from the first byte (comma list).",
+    )
+    allow_cleartext_auth: bool = Field(
+        False, description="Allow sending a password without TLS to a non-loopback relay."
+    )
+    connect_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds to wait for TCP connect."
+    )
+    command_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds to wait for each SMTP reply."
+    )
+    test_timeout: float = Field(15.0, gt=0, le=600, description="Seconds a whole Test may take.")
+    helo_name: str = Field(
+        default_factory=socket.gethostname, description="Name sent in EHLO/HELO."
+    )
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest accepted request body.")
+    auth_cache_seconds: float = Field(
+        30.0, ge=0, le=3600, description="How long a verified API login is remembered in memory."
+    )
+
+    @field_validator("implicit_tls_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("implicit_tls_ports")
+    @classmethod
+    def _check_ports(cls, value: frozenset[int]) -> frozenset[int]:
+        if any(not 1 <= port <= 65535 for port in value):
+            raise ValueError("every port must be between 1 and 65535")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'smtp-profile.db').resolve()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a bad value stops the process with the setting's name."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SMTP_PROFILE_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"Invalid setting: {problems}") from None
