@@ -10,16 +10,21 @@ import httpx
 import pytest
 import trustme
 
-from smtp_profile.accounts import hash_password
+from argon2 import PasswordHasher
 from smtp_profile.api.app import create_app
 from smtp_profile.runtime import Runtime, open_runtime
 from smtp_profile.settings import Settings
 from smtp_profile.store.users import insert_user
 from tests.support.smtpd import RunningSmtpd, start_smtpd
 
+pytest_plugins = ["tests.pg.plugin"]
+
 ADMIN = ("admin", "admin-password-123")
 READER = ("reader", "reader-password-123")
 API_HEADERS = {"X-Keyfactor-Requested-With": "APIClient"}
+# Verification reads the cost from the hash, so cheap test hashes keep the suite fast
+# while the service itself hashes with argon2's defaults.
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +73,10 @@ def settings(tmp_path: Path, ca_file: Path) -> Settings:
 
 def add_users(runtime: Runtime) -> None:
     with runtime.database.write() as connection:
-        insert_user(connection, name=ADMIN[0], role="admin", password_hash=hash_password(ADMIN[1]))
+        insert_user(connection, name=ADMIN[0], role="admin",
+                    password_hash=_CHEAP_HASHER.hash(ADMIN[1]))
         insert_user(connection, name=READER[0], role="reader",
-                    password_hash=hash_password(READER[1]))
+                    password_hash=_CHEAP_HASHER.hash(READER[1]))
 
 
 @pytest.fixture
