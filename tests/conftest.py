@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-
 from argon2 import PasswordHasher
+
 from smtp_profile.api.app import create_app
 from smtp_profile.runtime import Runtime, open_runtime
 from smtp_profile.settings import Settings
@@ -73,10 +73,12 @@ def settings(tmp_path: Path, ca_file: Path) -> Settings:
 
 def add_users(runtime: Runtime) -> None:
     with runtime.database.write() as connection:
-        insert_user(connection, name=ADMIN[0], role="admin",
-                    password_hash=_CHEAP_HASHER.hash(ADMIN[1]))
-        insert_user(connection, name=READER[0], role="reader",
-                    password_hash=_CHEAP_HASHER.hash(READER[1]))
+        insert_user(
+            connection, name=ADMIN[0], role="admin", password_hash=_CHEAP_HASHER.hash(ADMIN[1])
+        )
+        insert_user(
+            connection, name=READER[0], role="reader", password_hash=_CHEAP_HASHER.hash(READER[1])
+        )
 
 
 @pytest.fixture
@@ -89,8 +91,9 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 def api_client(runtime: Runtime, auth: tuple[str, str] | None = ADMIN) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(runtime))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                             headers=API_HEADERS, auth=auth)
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=API_HEADERS, auth=auth
+    )
 
 
 @pytest.fixture

@@ -29,14 +29,25 @@ async def test_paths_match_case_insensitively(client: httpx.AsyncClient, path: s
 async def test_put_returns_the_stored_profile_and_get_reads_it_back(
     client: httpx.AsyncClient,
 ) -> None:
-    body = profile_body(587, UseSSL=True, RelayAuthenticationType=2,
-                        RelayUsername="CORP\\svc-mail", RelayPassword="pw-1234567")
+    body = profile_body(
+        587,
+        UseSSL=True,
+        RelayAuthenticationType=2,
+        RelayUsername="CORP\\svc-mail",
+        RelayPassword="pw-1234567",
+    )
     put = await client.put("/KeyfactorAPI/SMTP", json=body)
     assert put.status_code == 200, put.text
     expected = {
-        "Id": 1, "Host": "127.0.0.1", "Port": 587, "RelayAuthenticationType": 2,
-        "RelayUsername": "CORP\\svc-mail", "SenderAccount": "alerts@example.test",
-        "SenderName": "Certificate Alerts", "UseSSL": True, "HasPassword": True,
+        "Id": 1,
+        "Host": "127.0.0.1",
+        "Port": 587,
+        "RelayAuthenticationType": 2,
+        "RelayUsername": "CORP\\svc-mail",
+        "SenderAccount": "alerts@example.test",
+        "SenderName": "Certificate Alerts",
+        "UseSSL": True,
+        "HasPassword": True,
     }
     assert put.json() == expected
     get = await client.get("/KeyfactorAPI/SMTP")
@@ -50,8 +61,10 @@ async def test_json_camel_case_and_form_bodies_store_the_same_profile(
 ) -> None:
     pascal = profile_body(2525, UseSSL=True)
     camel = {key[0].lower() + key[1:]: value for key, value in pascal.items()}
-    form = {key: str(value).lower() if isinstance(value, bool) else str(value)
-            for key, value in pascal.items()}
+    form = {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in pascal.items()
+    }
     form["RelayUsername"] = ""  # an empty form value means "not set"
     results = []
     for kwargs in ({"json": pascal}, {"json": camel}, {"data": form}):
@@ -64,17 +77,23 @@ async def test_json_camel_case_and_form_bodies_store_the_same_profile(
 
 async def test_put_is_a_full_replacement(client: httpx.AsyncClient) -> None:
     await client.put("/KeyfactorAPI/SMTP", json=profile_body(2525, UseSSL=True))
-    response = await client.put("/KeyfactorAPI/SMTP", json={
-        "Host": "relay.example.test", "SenderAccount": "a@example.test", "SenderName": "A"})
+    response = await client.put(
+        "/KeyfactorAPI/SMTP",
+        json={"Host": "relay.example.test", "SenderAccount": "a@example.test", "SenderName": "A"},
+    )
     assert response.json()["Port"] == 25
     assert response.json()["UseSSL"] is False
 
 
-@pytest.mark.parametrize("media_type", ["text/json", "application/vnd.api+json",
-                                        "application/json; charset=utf-8"])
+@pytest.mark.parametrize(
+    "media_type", ["text/json", "application/vnd.api+json", "application/json; charset=utf-8"]
+)
 async def test_json_media_types_are_accepted(client: httpx.AsyncClient, media_type: str) -> None:
-    response = await client.put("/KeyfactorAPI/SMTP", content=httpx.Response(
-        200, json=profile_body()).content, headers={"Content-Type": media_type})
+    response = await client.put(
+        "/KeyfactorAPI/SMTP",
+        content=httpx.Response(200, json=profile_body()).content,
+        headers={"Content-Type": media_type},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -133,7 +152,9 @@ async def test_openapi_document_and_docs_are_served(client: httpx.AsyncClient) -
 
 async def test_same_error_gets_the_same_code(client: httpx.AsyncClient) -> None:
     first = assert_error(await client.put("/KeyfactorAPI/SMTP", json=profile_body(Port=0)), 400)
-    second = assert_error(await client.put("/KeyfactorAPI/SMTP", json=profile_body(Port=70000)), 400)
+    second = assert_error(
+        await client.put("/KeyfactorAPI/SMTP", json=profile_body(Port=70000)), 400
+    )
     other = assert_error(await client.put("/KeyfactorAPI/SMTP", json=profile_body(Host=None)), 400)
     assert first["ErrorCode"] == second["ErrorCode"] != other["ErrorCode"]
 
@@ -142,11 +163,13 @@ async def test_if_match_stale_is_412_and_changes_nothing(client: httpx.AsyncClie
     first = await client.put("/KeyfactorAPI/SMTP", json=profile_body(2525))
     stale = first.headers["etag"]
     await client.put("/KeyfactorAPI/SMTP", json=profile_body(2526))
-    response = await client.put("/KeyfactorAPI/SMTP", json=profile_body(2527),
-                                headers={"If-Match": stale})
+    response = await client.put(
+        "/KeyfactorAPI/SMTP", json=profile_body(2527), headers={"If-Match": stale}
+    )
     assert_error(response, 412)
     assert (await client.get("/KeyfactorAPI/SMTP")).json()["Port"] == 2526
     current = (await client.get("/KeyfactorAPI/SMTP")).headers["etag"]
-    ok = await client.put("/KeyfactorAPI/SMTP", json=profile_body(2528),
-                          headers={"If-Match": current})
+    ok = await client.put(
+        "/KeyfactorAPI/SMTP", json=profile_body(2528), headers={"If-Match": current}
+    )
     assert ok.status_code == 200 and ok.headers["etag"] != current

@@ -11,9 +11,15 @@ async def test_default_profile_before_anything_is_stored(client: httpx.AsyncClie
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     assert response.json() == {
-        "Id": 1, "Host": None, "Port": 25, "RelayAuthenticationType": 0,
-        "RelayUsername": None, "SenderAccount": None, "SenderName": None,
-        "UseSSL": False, "HasPassword": False,
+        "Id": 1,
+        "Host": None,
+        "Port": 25,
+        "RelayAuthenticationType": 0,
+        "RelayUsername": None,
+        "SenderAccount": None,
+        "SenderName": None,
+        "UseSSL": False,
+        "HasPassword": False,
     }
 
 

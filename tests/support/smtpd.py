@@ -7,7 +7,7 @@ import hmac
 import ssl
 from base64 import b64decode
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -29,8 +29,12 @@ class RecordingHandler:
     refuse_mail: str | None = None
     refuse_data: str | None = None
 
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         mail_options: list[str],
     ) -> str:
         if self.refuse_mail:
@@ -39,8 +43,12 @@ class RecordingHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         if self.refuse_rcpt:
@@ -48,15 +56,17 @@ class RecordingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refuse_data:
             return self.refuse_data
         content = envelope.original_content or b""
         self.messages.append(
-            Delivered(str(envelope.mail_from), list(envelope.rcpt_tos), content,
-                      list(envelope.mail_options))
+            Delivered(
+                str(envelope.mail_from),
+                list(envelope.rcpt_tos),
+                content,
+                list(envelope.mail_options),
+            )
         )
         return "250 2.0.0 queued"
 
@@ -64,9 +74,9 @@ class RecordingHandler:
 class _CramSMTP(SMTP):
     """aiosmtpd with CRAM-MD5 added (it ships PLAIN and LOGIN only)."""
 
-    users: dict[str, str] = {}
+    users: ClassVar[dict[str, str]] = {}
 
-    async def auth_CRAM_MD5(self, _: Any, args: list[str]) -> AuthResult:  # noqa: N802
+    async def auth_CRAM_MD5(self, _: Any, args: list[str]) -> AuthResult:
         challenge = b"<1896.697170952@smtp.example.test>"
         answer = await self.challenge_auth(challenge)
         if not isinstance(answer, bytes):
@@ -86,6 +96,7 @@ class RunningSmtpd:
     handler: RecordingHandler
     server: asyncio.base_events.Server
     auth_attempts: list[tuple[str, str]]
+    connections: list[int] = field(default_factory=list)
 
     async def stop(self) -> None:
         self.server.close()
@@ -108,8 +119,9 @@ async def start_smtpd(
     attempts: list[tuple[str, str]] = []
     known = dict(users or {})
 
-    def authenticator(server: SMTP, session: Session, envelope: Envelope,
-                      mechanism: str, auth_data: Any) -> AuthResult:
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         assert isinstance(auth_data, LoginPassword)
         login, password = auth_data.login.decode(), auth_data.password.decode()
         attempts.append((mechanism, login))
@@ -119,19 +131,26 @@ async def start_smtpd(
     if cram_md5:
         _CramSMTP.users = known
 
+    connections: list[int] = []
+
     def factory() -> SMTP:
+        connections.append(1)
         return server_class(
-            handler, hostname=SERVER_NAME, tls_context=starttls_context,
+            handler,
+            hostname=SERVER_NAME,
+            tls_context=starttls_context,
             require_starttls=require_starttls,
             authenticator=authenticator if users is not None else None,
-            auth_required=auth_required, auth_require_tls=auth_require_tls,
-            auth_exclude_mechanism=exclude_mechanisms, enable_SMTPUTF8=True,
+            auth_required=auth_required,
+            auth_require_tls=auth_require_tls,
+            auth_exclude_mechanism=exclude_mechanisms,
+            enable_SMTPUTF8=True,
         )
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(factory, host="127.0.0.1", port=0, ssl=implicit_context)
     port = server.sockets[0].getsockname()[1]
-    return RunningSmtpd("127.0.0.1", port, handler, server, attempts)
+    return RunningSmtpd("127.0.0.1", port, handler, server, attempts, connections)
 
 
 def decode_b64(text: str) -> bytes:

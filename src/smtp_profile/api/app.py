@@ -39,8 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(smtp_router(runtime))
     _install_error_handlers(app)
-    canonical = [route.path for route in app.routes if hasattr(route, "path")]
-    app.add_middleware(CaseInsensitivePaths, canonical=canonical)
+    app.add_middleware(CaseInsensitivePaths, canonical=list(app.openapi()["paths"]))
     return app
 
 

@@ -1,0 +1,3 @@
+from smtp_profile.cli import main
+
+main()
