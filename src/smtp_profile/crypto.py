@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from smtp_profile.errors import ConfigurationError, SecretUnreadable
 from smtp_profile.secret import Secret
@@ -26,7 +28,21 @@ class SecretBox:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigurationError("No encryption key is configured.")
+        self._primary = keys[0]
         self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    def derive_key(self, purpose: str, length: int = 32) -> bytes:
+        """A key for another use (e.g. signing cookies), derived from the primary key.
+
+        Every instance sharing the key file derives the same value.
+        """
+        kdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=length,
+            salt=None,
+            info=f"smtp-profile/{purpose}".encode(),
+        )
+        return kdf.derive(self._primary)
 
     def encrypt(self, secret: Secret) -> bytes:
         return self._fernet.encrypt(secret.reveal().encode("utf-8"))
