@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 
 import click
 
-from smtp_profile.accounts import Role, check_new_user, hash_password
+from smtp_profile.accounts import Principal, Role, check_new_user, hash_password
 from smtp_profile.api.results import diagnosis
 from smtp_profile.errors import ConfigurationError, ServiceError
 from smtp_profile.mail.diagnosis import Stage
@@ -18,7 +19,14 @@ from smtp_profile.mail.plan import QuitAfter, TestOutcome
 from smtp_profile.rules import check_address
 from smtp_profile.runtime import Runtime, ensure_first_admin, open_runtime
 from smtp_profile.settings import Settings, load_settings
+from smtp_profile.store.audit import AuditFilter
 from smtp_profile.store.users import UserExists, delete_user, insert_user, list_users
+
+
+def cli_principal() -> Principal:
+    """Who acts when an operator runs a command: the local account, as an admin."""
+    return Principal(name=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+
 
 # ``smtp-profile test`` exits with a code that names the failing step.
 STAGE_EXIT_CODES: dict[Stage, int] = {stage: 10 + index for index, stage in enumerate(Stage)}
@@ -153,7 +161,9 @@ def test(recipient: str, quit_after: str | None, as_json: bool) -> None:
             request = runtime.service.stored_test_request(recipient)
             outcome = asyncio.run(
                 runtime.service.test(
-                    request, quit_after=QuitAfter(quit_after) if quit_after else None
+                    request,
+                    actor=cli_principal(),
+                    quit_after=QuitAfter(quit_after) if quit_after else None,
                 )
             )
         except ServiceError as exc:
@@ -179,3 +189,43 @@ def _print_outcome(outcome: TestOutcome) -> None:
     click.echo(f"Took {outcome.duration_ms} ms. Transcript:")
     for line in outcome.transcript:
         click.echo(f"  {line}")
+
+
+@main.group()
+def audit() -> None:
+    """Read and verify the audit trail."""
+
+
+@audit.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--user", default=None, help="Only this user.")
+@click.option("--operation", default=None, help="Only this operation (put, test, denied, ...).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def audit_list(limit: int, user: str | None, operation: str | None, as_json: bool) -> None:
+    """Newest records first."""
+    with _runtime() as runtime:
+        records, _ = runtime.trail.page(
+            AuditFilter(user=user, operation=operation), page=1, page_size=limit
+        )
+    for record in records:
+        item = record.as_json()
+        if as_json:
+            click.echo(json.dumps(item, ensure_ascii=False))
+            continue
+        changes = ", ".join(
+            f"{c['Field']}: {c['Before']!r} -> {c['After']!r}" for c in item["Changes"] or []
+        )
+        click.echo(
+            f"{item['Id']}\t{item['Time']}\t{item['User']}\t{item['ClientAddress']}\t"
+            f"{item['Operation']}\t{item['Outcome']}\t{changes or item['Detail'] or ''}"
+        )
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 and name the first altered, inserted or deleted record."""
+    with _runtime() as runtime:
+        result = runtime.trail.verify()
+    click.echo(result.summary())
+    if not result.ok:
+        sys.exit(1)

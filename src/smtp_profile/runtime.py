@@ -10,12 +10,14 @@ import secrets
 from dataclasses import dataclass
 
 from smtp_profile.accounts import Authenticator, Role, hash_password
+from smtp_profile.audit_trail import AUDIT_KEY_NAME, AuditTrail, load_audit_key
 from smtp_profile.crypto import SecretBox, load_or_create_keys
 from smtp_profile.errors import ConfigurationError
 from smtp_profile.mail.sender import Resolver, system_resolver
 from smtp_profile.service import ProfileService
 from smtp_profile.settings import Settings
 from smtp_profile.store.database import Database
+from smtp_profile.store.meta import read_value
 from smtp_profile.store.profiles import load_profile
 from smtp_profile.store.users import count_users, insert_user
 
@@ -27,6 +29,7 @@ class Runtime:
     box: SecretBox
     authenticator: Authenticator
     service: ProfileService
+    trail: AuditTrail
 
     def close(self) -> None:
         self.database.dispose()
@@ -39,20 +42,25 @@ def open_runtime(settings: Settings, *, resolver: Resolver = system_resolver) ->
     database = Database(settings.resolved_database_url)
     database.migrate()
     box = SecretBox(_keys(settings, database))
-    service = ProfileService(database=database, box=box, settings=settings, resolver=resolver)
+    trail = AuditTrail(database, load_audit_key(database, box))
+    service = ProfileService(
+        database=database, box=box, settings=settings, trail=trail, resolver=resolver
+    )
     service.verify_secrets_readable()
     authenticator = Authenticator(database, cache_seconds=settings.auth_cache_seconds)
-    return Runtime(settings, database, box, authenticator, service)
+    return Runtime(settings, database, box, authenticator, service, trail)
 
 
 def _keys(settings: Settings, database: Database) -> list[bytes]:
     key_file = settings.resolved_key_file
     with database.read() as connection:
-        has_secret = load_profile(connection).has_password
+        has_secret = load_profile(connection).has_password or (
+            read_value(connection, AUDIT_KEY_NAME) is not None
+        )
     if has_secret and not key_file.exists():
         raise ConfigurationError(
-            f"The key file {key_file} is missing but the database holds an encrypted "
-            "password. Restore the key file (SMTP_PROFILE_SECRET_KEY_FILE); a new key "
+            f"The key file {key_file} is missing but the database holds secrets "
+            "encrypted with it. Restore the key file (SMTP_PROFILE_SECRET_KEY_FILE); a new key "
             "would not decrypt it."
         )
     return load_or_create_keys(key_file, create=True)

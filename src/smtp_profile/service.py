@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from smtp_profile.accounts import Principal
+from smtp_profile.audit import Operation, diff_settings
+from smtp_profile.audit_trail import AuditTrail
 from smtp_profile.crypto import SecretBox
 from smtp_profile.errors import PreconditionFailed
 from smtp_profile.mail.message import build_test_message, needs_smtputf8
@@ -75,8 +77,10 @@ class ProfileService:
         database: Database,
         box: SecretBox,
         settings: Settings,
+        trail: AuditTrail,
         resolver: Resolver = system_resolver,
     ) -> None:
+        self._trail = trail
         self._database = database
         self._box = box
         self._settings = settings
@@ -106,9 +110,15 @@ class ProfileService:
             self._box.decrypt(stored.password_token)
 
     def replace(
-        self, request: ProfileRequest, *, actor: Principal, if_match: str | None = None
+        self,
+        request: ProfileRequest,
+        *,
+        actor: Principal,
+        client: str | None = None,
+        if_match: str | None = None,
     ) -> ProfileSnapshot:
-        """Full replacement in one transaction; a stale ``If-Match`` changes nothing."""
+        """Full replacement and its audit record in one transaction; a stale
+        ``If-Match`` changes nothing."""
         with self._database.write() as connection:
             previous = load_profile(connection, for_update=True)
             if if_match is not None and not etag_matches(if_match, _snapshot(previous).etag):
@@ -132,6 +142,24 @@ class ProfileService:
                 password_token=token,
                 actor=actor.name,
             )
+            changes = diff_settings(
+                previous.settings,
+                stored.settings,
+                password_before=previous.has_password,
+                password_after=stored.has_password,
+                password_replaced=plan.new_password is not None,
+            )
+            self._trail.append(
+                connection,
+                self._trail.entry(
+                    user=actor.name,
+                    client=client,
+                    operation=Operation.PUT,
+                    outcome="ok",
+                    changes=changes,
+                    detail=f"revision {stored.revision}",
+                ),
+            )
         snapshot = _snapshot(stored)
         with self._lock:
             if self._snapshot is None or self._snapshot.revision < snapshot.revision:
@@ -139,12 +167,31 @@ class ProfileService:
         return snapshot
 
     async def test(
-        self, request: TestRequest, *, quit_after: QuitAfter | None = None
+        self,
+        request: TestRequest,
+        *,
+        actor: Principal,
+        client: str | None = None,
+        quit_after: QuitAfter | None = None,
     ) -> TestOutcome:
-        """Send a real test message with the request's settings (nothing is stored)."""
+        """Send a real test message with the request's settings (nothing is stored),
+        and record the attempt in the audit trail."""
         login = await asyncio.to_thread(self._login_for, request.profile)
         plan = self.build_plan(request, login=login, quit_after=quit_after)
-        return await run_test(plan, resolver=self._resolver)
+        outcome = await run_test(plan, resolver=self._resolver)
+        settings = request.profile.settings
+        entry = self._trail.entry(
+            user=actor.name,
+            client=client,
+            operation=Operation.TEST,
+            outcome="ok" if outcome.success else f"failed:{outcome.stage}",
+            detail=(
+                f"{settings.host}:{settings.port} type {int(settings.auth_type)} "
+                f"to {request.recipient}: {outcome.summary()}"
+            ),
+        )
+        await asyncio.to_thread(self._trail.record, entry)
+        return outcome
 
     def stored_test_request(self, recipient: str) -> TestRequest:
         """A Test of the stored profile (the CLI's ``test --to``)."""

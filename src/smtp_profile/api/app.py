@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from smtp_profile import __version__
+from smtp_profile.api.audit_routes import audit_router
+from smtp_profile.api.denials import record_denial
 from smtp_profile.api.paths import CaseInsensitivePaths
 from smtp_profile.api.responses import error_response
 from smtp_profile.api.smtp_routes import smtp_router
@@ -38,14 +40,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.include_router(smtp_router(runtime))
+    app.include_router(audit_router(runtime))
     _install_error_handlers(app)
     app.add_middleware(CaseInsensitivePaths, canonical=list(app.openapi()["paths"]))
     return app
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def service_error(_request: Request, exc: Exception) -> Response:
+    async def service_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
+        await record_denial(request, exc)
         return error_response(exc)
 
     async def http_error(_request: Request, exc: Exception) -> Response:

@@ -50,6 +50,10 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Princi
     return principal
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def require_writer(principal: Principal) -> None:
     if not principal.may_write:
         raise PermissionDenied(

@@ -111,3 +111,53 @@ def request_body(model: type[BaseModel], *, form: bool) -> dict[str, Any]:
     if form:
         content["application/x-www-form-urlencoded"] = {"schema": schema}
     return {"requestBody": {"required": True, "content": content}}
+
+
+class AuditChange(BaseModel):
+    Field: str
+    Before: Any
+    After: Any
+
+
+class AuditItem(BaseModel):
+    Id: int
+    Time: str
+    User: str | None
+    ClientAddress: str | None
+    Operation: str
+    Outcome: str
+    Changes: list[AuditChange] | None
+    Detail: str | None
+
+
+class AuditPage(BaseModel):
+    Items: list[AuditItem]
+    Total: int
+    Page: int
+    PageSize: int
+
+
+def audit_parameters() -> list[dict[str, Any]]:
+    def query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": schema,
+            "description": text,
+        }
+
+    return [
+        {
+            "name": "X-Keyfactor-Requested-With",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "example": "APIClient"},
+        },
+        query("Page", {"type": "integer", "minimum": 1}, "Page number, from 1."),
+        query("PageSize", {"type": "integer", "minimum": 1, "maximum": 500}, "Records per page."),
+        query("From", {"type": "string", "format": "date-time"}, "Only records at or after."),
+        query("To", {"type": "string", "format": "date-time"}, "Only records before."),
+        query("User", {"type": "string"}, "Only this user."),
+        query("Operation", {"type": "string"}, "put, test, denied, keys.rotate, import"),
+    ]

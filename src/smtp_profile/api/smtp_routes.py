@@ -14,6 +14,7 @@ from smtp_profile.api import schemas
 from smtp_profile.api.guards import (
     authenticate,
     check_api_headers,
+    client_address,
     read_body,
     require_writer,
 )
@@ -121,6 +122,7 @@ def smtp_router(runtime: Runtime) -> APIRouter:
             service.replace,
             profile_request,
             actor=principal,
+            client=client_address(request),
             if_match=request.headers.get("if-match"),
         )
         snapshot = await anyio.to_thread.run_sync(replace)
@@ -158,7 +160,9 @@ def smtp_router(runtime: Runtime) -> APIRouter:
         body = await read_body(request, limit=limit)
         fields = decode_body(request.headers.get("content-type"), body, known=TEST_FIELDS)
         test_request = parse_test_request(fields)
-        outcome = await service.test(test_request, quit_after=quit_after)
+        outcome = await service.test(
+            test_request, actor=principal, client=client_address(request), quit_after=quit_after
+        )
         return json_response(
             test_result_body(test_request, outcome), status=200 if outcome.success else 400
         )
