@@ -14,6 +14,7 @@ import click
 from smtp_profile.accounts import Principal, Role, check_new_user, hash_password
 from smtp_profile.api.results import diagnosis
 from smtp_profile.errors import ConfigurationError, ServiceError
+from smtp_profile.keys import retire_old_keys, rotate_keys
 from smtp_profile.mail.diagnosis import Stage
 from smtp_profile.mail.plan import QuitAfter, TestOutcome
 from smtp_profile.rules import check_address
@@ -229,3 +230,31 @@ def audit_verify() -> None:
     click.echo(result.summary())
     if not result.ok:
         sys.exit(1)
+
+
+@main.group()
+def keys() -> None:
+    """Manage the encryption key of stored secrets."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key and re-encrypt every stored secret under it."""
+    with _runtime() as runtime:
+        report = rotate_keys(runtime, actor=cli_principal().name)
+    click.echo(
+        f"Re-encrypted {report.secrets_reencrypted} secrets under a new key; the key file "
+        f"now holds {report.keys_in_file} keys. Restart or wait, then run "
+        "`smtp-profile keys retire` to drop the old ones."
+    )
+
+
+@keys.command("retire")
+def keys_retire() -> None:
+    """Drop old keys once no secret needs them."""
+    with _runtime() as runtime:
+        try:
+            dropped = retire_old_keys(runtime)
+        except ConfigurationError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"Retired {dropped} old keys.")

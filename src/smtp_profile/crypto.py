@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -25,11 +26,24 @@ log = logging.getLogger(__name__)
 class SecretBox:
     """Encrypts and decrypts secrets; knows nothing about where keys come from."""
 
-    def __init__(self, keys: list[bytes]) -> None:
+    def __init__(
+        self, keys: list[bytes], *, reload: Callable[[], list[bytes]] | None = None
+    ) -> None:
+        """``reload`` re-reads the keys when a token does not decrypt: another process
+        may have rotated the key file since this one started."""
+        self._reload = reload
+        self._use(keys)
+
+    def _use(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigurationError("No encryption key is configured.")
+        self._keys = list(keys)
         self._primary = keys[0]
         self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    @property
+    def keys(self) -> list[bytes]:
+        return list(self._keys)
 
     def derive_key(self, purpose: str, length: int = 32) -> bytes:
         """A key for another use (e.g. signing cookies), derived from the primary key.
@@ -51,6 +65,9 @@ class SecretBox:
         try:
             return Secret(self._fernet.decrypt(token).decode("utf-8"))
         except InvalidToken:
+            if self._reload is not None and (fresh := self._reload()) != self._keys:
+                self._use(fresh)
+                return self.decrypt(token)
             raise SecretUnreadable(
                 "A stored secret cannot be decrypted with the configured key file: "
                 "the key is wrong or missing. Restore the right key "

@@ -69,6 +69,12 @@ class PermissionDenied(ServiceError):
     """Authenticated, but the role does not allow the operation."""
 
 
+class CsrfRejected(PermissionDenied):
+    """A state-changing request authenticated by the web session cookie came without
+    the page's CSRF headers (``X-Keyfactor-Requested-With: XMLHttpRequest`` and the
+    session's ``X-CSRF-Token``)."""
+
+
 class NotFound(ServiceError):
     """Unknown path."""
 
@@ -124,6 +130,7 @@ CATALOGUE: dict[type[ServiceError], ErrorEntry] = {
     StoredPasswordNotReusable: ErrorEntry(400, "0xA0100020"),
     AuthenticationRequired: ErrorEntry(401, "0xA0200001"),
     PermissionDenied: ErrorEntry(403, "0xA0200002"),
+    CsrfRejected: ErrorEntry(403, "0xA0200003"),
     NotFound: ErrorEntry(404, "0xA0300001"),
     MethodNotAllowed: ErrorEntry(405, "0xA0300002"),
     PayloadTooLarge: ErrorEntry(413, "0xA0300003"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from smtp_profile.accounts import Authenticator, Role, hash_password
 from smtp_profile.audit_trail import AUDIT_KEY_NAME, AuditTrail, load_audit_key
-from smtp_profile.crypto import SecretBox, load_or_create_keys
+from smtp_profile.crypto import SecretBox, load_or_create_keys, read_keys
 from smtp_profile.errors import ConfigurationError
 from smtp_profile.mail.sender import Resolver, system_resolver
 from smtp_profile.service import ProfileService
@@ -41,7 +41,7 @@ def open_runtime(settings: Settings, *, resolver: Resolver = system_resolver) ->
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.resolved_database_url)
     database.migrate()
-    box = SecretBox(_keys(settings, database))
+    box = SecretBox(_keys(settings, database), reload=lambda: read_keys(settings.resolved_key_file))
     trail = AuditTrail(database, load_audit_key(database, box))
     service = ProfileService(
         database=database, box=box, settings=settings, trail=trail, resolver=resolver

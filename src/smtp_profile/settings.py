@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         30.0, ge=0, le=3600, description="How long a verified API login is remembered in memory."
     )
+    session_seconds: float = Field(
+        8 * 3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="How long a web page sign-in (session cookie) lasts before signing in again.",
+    )
 
     @field_validator("implicit_tls_ports", mode="before")
     @classmethod

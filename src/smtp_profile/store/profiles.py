@@ -95,3 +95,10 @@ def load_revision(connection: Connection) -> int:
         select(profile.c.revision).where(profile.c.id == PROFILE_ID)
     ).scalar_one_or_none()
     return int(revision or 0)
+
+
+def replace_password_token(connection: Connection, token: bytes) -> None:
+    """Swap the ciphertext only (key rotation): same password, same revision."""
+    connection.execute(
+        update(profile).where(profile.c.id == PROFILE_ID).values(relay_password=token)
+    )
