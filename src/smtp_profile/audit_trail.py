@@ -27,6 +27,10 @@ def load_audit_key(database: Database, box: SecretBox) -> bytes:
             insert_value_if_absent(connection, AUDIT_KEY_NAME, token)
             token = read_value(connection, AUDIT_KEY_NAME)
     assert token is not None
+    return decrypt_audit_key(box, token)
+
+
+def decrypt_audit_key(box: SecretBox, token: bytes) -> bytes:
     return bytes.fromhex(box.decrypt(token).reveal())
 
 
@@ -41,6 +45,10 @@ class AuditTrail:
         self._database = database
         self._key = key
         self._clock = clock
+
+    def rekey(self, key: bytes) -> None:
+        """Use another chain key (after a backup with its own key was restored)."""
+        self._key = key
 
     def entry(
         self,

@@ -8,11 +8,13 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 import click
 
 from smtp_profile.accounts import Principal, Role, check_new_user, hash_password
 from smtp_profile.api.results import diagnosis
+from smtp_profile.backup import dumps, export_backup, import_backup
 from smtp_profile.errors import ConfigurationError, ServiceError
 from smtp_profile.keys import retire_old_keys, rotate_keys
 from smtp_profile.mail.diagnosis import Stage
@@ -258,3 +260,28 @@ def keys_retire() -> None:
         except ConfigurationError as exc:
             raise click.ClickException(exc.message) from None
     click.echo(f"Retired {dropped} old keys.")
+
+
+@main.command("export")
+@click.option("--without-password", is_flag=True, help="Leave the relay password out.")
+def export_command(without_password: bool) -> None:
+    """Write the profile and audit trail as JSON on standard output (secrets encrypted)."""
+    with _runtime() as runtime:
+        click.echo(dumps(export_backup(runtime, include_secrets=not without_password)))
+
+
+@main.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def import_command(source: TextIO) -> None:
+    """Replace the profile and audit trail with a backup (use - for standard input)."""
+    try:
+        document = json.load(source)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"The backup is not valid JSON: {exc}") from None
+    with _runtime() as runtime:
+        try:
+            import_backup(runtime, document, actor=cli_principal().name)
+        except ConfigurationError as exc:
+            raise click.ClickException(exc.message) from None
+        result = runtime.trail.verify()
+    click.echo(f"Imported. {result.summary()}")

@@ -12,13 +12,16 @@ from starlette.requests import Request
 from smtp_profile.accounts import Authenticator, Principal
 from smtp_profile.errors import (
     AuthenticationRequired,
+    CsrfRejected,
     MissingRequestedWith,
     PayloadTooLarge,
     PermissionDenied,
     UnsupportedApiVersion,
 )
+from smtp_profile.web.sessions import COOKIE_NAME, Session, sessions_of
 
 SUPPORTED_VERSIONS = {"1": 1, "1.0": 1}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -39,7 +42,15 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 async def authenticate(request: Request, authenticator: Authenticator) -> Principal:
-    credentials = basic_credentials(request.headers.get("authorization"))
+    """HTTP Basic; without an Authorization header, the web page's session cookie.
+
+    A cookie is checked with one HMAC (no database read, no password hash); a
+    state-changing request it authenticates must also carry the CSRF headers.
+    """
+    header = request.headers.get("authorization")
+    if header is None and COOKIE_NAME in request.cookies:
+        return await _session_principal(request)
+    credentials = basic_credentials(header)
     if credentials is None:
         raise AuthenticationRequired("Authentication is required (HTTP Basic).")
     principal = authenticator.cached(*credentials)
@@ -48,6 +59,37 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Princi
     if principal is None:
         raise AuthenticationRequired("The user name or password is wrong.")
     return principal
+
+
+async def _session_principal(request: Request) -> Principal:
+    sessions = sessions_of(request)
+    session = sessions.from_request(request) if sessions is not None else None
+    if sessions is None or session is None:
+        raise AuthenticationRequired("The web session has ended or is not valid; sign in again.")
+    check_csrf(request, session)
+    principal = await sessions.principal(session)
+    if principal is None:
+        raise AuthenticationRequired("The web session's user no longer exists; sign in again.")
+    request.state.session_user = principal.name
+    return principal
+
+
+def check_csrf(request: Request, session: Session) -> None:
+    """A cookie-authenticated change must prove it comes from the page (403 otherwise).
+
+    Both headers are needed: ``X-Keyfactor-Requested-With: XMLHttpRequest`` and
+    ``X-CSRF-Token`` equal to the session's token, which only the page can read.
+    """
+    if request.method.upper() in SAFE_METHODS:
+        return
+    requested_with = request.headers.get("x-keyfactor-requested-with", "").strip()
+    token = request.headers.get("x-csrf-token", "")
+    if requested_with.lower() != "xmlhttprequest" or not session.csrf_matches(token):
+        raise CsrfRejected(
+            "A change made with the web session cookie needs the headers "
+            "X-Keyfactor-Requested-With: XMLHttpRequest and the session's X-CSRF-Token; "
+            "reload the page and try again."
+        )
 
 
 def client_address(request: Request) -> str | None:
