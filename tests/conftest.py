@@ -17,7 +17,7 @@ from smtp_profile.settings import Settings
 from smtp_profile.store.users import insert_user
 from tests.support.smtpd import RunningSmtpd, start_smtpd
 
-pytest_plugins = ["tests.pg.plugin"]
+pytest_plugins = ["tests.pg.plugin", "tests.relay.plugin"]
 
 ADMIN = ("admin", "admin-password-123")
 READER = ("reader", "reader-password-123")

@@ -149,7 +149,7 @@ def _auth_type(value: object) -> AuthType:
 def same_destination(a: ProfileSettings, b: ProfileSettings) -> bool:
     """Host (ignoring case), Port and RelayUsername all unchanged (spec §5)."""
     return (
-        (a.host or "").casefold() == (b.host or "").casefold()
+        (a.host or "").lower() == (b.host or "").lower()
         and a.port == b.port
         and a.username == b.username
     )

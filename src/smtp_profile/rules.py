@@ -46,6 +46,12 @@ def coerce_text(field: str, value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidField(field, "type", f"{field} must be a string.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidField(
+            field, "format", f"{field} must be valid Unicode text (no lone surrogates)."
+        ) from None
     return value or None
 
 
@@ -153,7 +159,7 @@ def check_address(field: str, address: str) -> str:
         validate_email_local_part(local, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise InvalidField(field, "format", f"{field} must be one e-mail address: {exc}") from None
-    if not (_is_dns_name(domain) or _is_address_literal(domain)):
+    if domain.endswith(".") or not (_is_dns_name(domain) or _is_address_literal(domain)):
         raise InvalidField(
             field, "format", f"{field} must be one e-mail address: the domain is not valid."
         )

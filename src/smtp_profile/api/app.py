@@ -13,6 +13,8 @@ from starlette.responses import Response
 from smtp_profile import __version__
 from smtp_profile.api.audit_routes import audit_router
 from smtp_profile.api.denials import record_denial
+from smtp_profile.api.health_routes import health_router
+from smtp_profile.api.observability import Metrics, ObservabilityMiddleware
 from smtp_profile.api.paths import CaseInsensitivePaths
 from smtp_profile.api.responses import error_response
 from smtp_profile.api.smtp_routes import smtp_router
@@ -24,6 +26,7 @@ from smtp_profile.errors import (
     ServiceError,
 )
 from smtp_profile.runtime import Runtime
+from smtp_profile.web.mount import install_web
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    app.include_router(smtp_router(runtime))
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.include_router(smtp_router(runtime, metrics))
     app.include_router(audit_router(runtime))
+    install_web(app, runtime)
+    app.include_router(health_router(runtime, metrics))
     _install_error_handlers(app)
     app.add_middleware(CaseInsensitivePaths, canonical=list(app.openapi()["paths"]))
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app
 
 

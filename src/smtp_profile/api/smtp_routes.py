@@ -18,6 +18,7 @@ from smtp_profile.api.guards import (
     read_body,
     require_writer,
 )
+from smtp_profile.api.observability import Metrics
 from smtp_profile.api.responses import json_bytes, json_response, raw_json_response
 from smtp_profile.api.results import test_result_body
 from smtp_profile.errors import InvalidField
@@ -75,7 +76,7 @@ class _ViewCache:
         return self._body
 
 
-def smtp_router(runtime: Runtime) -> APIRouter:
+def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
     router = APIRouter(prefix=BASE, tags=["SMTP"])
     service = runtime.service
     limit = runtime.settings.max_body_bytes
@@ -163,6 +164,9 @@ def smtp_router(runtime: Runtime) -> APIRouter:
         outcome = await service.test(
             test_request, actor=principal, client=client_address(request), quit_after=quit_after
         )
+        metrics.tests.labels(
+            "ok" if outcome.success else "failed", "-" if outcome.success else outcome.stage
+        ).inc()
         return json_response(
             test_result_body(test_request, outcome), status=200 if outcome.success else 400
         )

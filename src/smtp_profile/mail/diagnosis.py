@@ -7,6 +7,7 @@ from :data:`HINTS`, so the two cannot disagree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,6 +52,7 @@ class Failure(StrEnum):
     AUTH_TEMPORARY = "auth-temporary"
     INTEGRATED_NOT_CONFIGURED = "integrated-not-configured"
     AUTH_REQUIRED = "auth-required"
+    TLS_REQUIRED = "tls-required"
     SENDER_REFUSED = "sender-refused"
     RELAY_DENIED = "relay-denied"
     RECIPIENT_REFUSED = "recipient-refused"
@@ -184,6 +186,10 @@ HINTS: dict[Failure, Hint] = {
         "The relay requires authentication before it accepts mail.",
         "Set RelayAuthenticationType 2 with RelayUsername and RelayPassword.",
     ),
+    Failure.TLS_REQUIRED: Hint(
+        "The relay requires TLS (STARTTLS) before it accepts mail.",
+        "Turn UseSSL on (STARTTLS on this port, or port 465).",
+    ),
     Failure.SENDER_REFUSED: Hint(
         "The relay refused the sender address.",
         "Set SenderAccount to an address the relay lets this login send as.",
@@ -198,9 +204,10 @@ HINTS: dict[Failure, Hint] = {
         "Check TestRecipient; the mailbox may not exist.",
     ),
     Failure.DATA_REFUSED: Hint(
-        "The relay refused the message content.",
-        "The relay's content policy rejected it: its reply above says why (size, spam "
-        "filter, sender policy).",
+        "The relay refused the message content (its reply says why: size, spam filter or "
+        "sender policy).",
+        "Check that SenderAccount and SenderName are allowed by the relay's sender policy, "
+        "or ask the relay's administrator to accept mail from this sender.",
     ),
     Failure.SERVICE_UNAVAILABLE: Hint(
         "The relay is temporarily unavailable (421) and closed the connection.",
@@ -220,6 +227,12 @@ HINTS: dict[Failure, Hint] = {
         "Check Port: this may be another service (HTTP, IMAP, POP3).",
     ),
 }
+
+
+_RELAY_DENIED = re.compile(
+    r"relay(ing)? (access )?(is )?(denied|not permitted|prohibited|not allowed)"
+    r"|unable to relay|not permitted to relay|relay not allowed"
+)
 
 
 def hint_for(failure: Failure) -> Hint:
@@ -243,12 +256,14 @@ def classify_reply(stage: Stage, code: int, message: str) -> Failure:
         if 400 <= code < 500:
             return Failure.AUTH_TEMPORARY
         return Failure.AUTH_FAILED
+    if "starttls" in text:
+        return Failure.TLS_REQUIRED
     if code == 530 or "authentication required" in text:
         return Failure.AUTH_REQUIRED
     if stage is Stage.MAIL:
         return Failure.SENDER_REFUSED
     if stage is Stage.RCPT:
-        if "relay" in text:
+        if _RELAY_DENIED.search(text):
             return Failure.RELAY_DENIED
         return Failure.RECIPIENT_REFUSED
     if stage is Stage.DATA:

@@ -401,7 +401,24 @@ class _Session:
         failure = classify_reply(stage, code, message)
         if failure is Failure.AUTH_REQUIRED and self.plan.login is not None:
             failure = Failure.SENDER_REFUSED if stage is Stage.MAIL else failure
+        if self._refused_for_want_of_login(stage, code, message, failure):
+            failure = Failure.AUTH_REQUIRED
         return _Failed(stage, failure, f"the server refused ({code})", code, message)
+
+    def _refused_for_want_of_login(
+        self, stage: Stage, code: int, message: str, failure: Failure
+    ) -> bool:
+        """An anonymous client refused at MAIL/RCPT by a server that offers AUTH with a
+        policy code (5.7.x, e.g. Postfix's "Access denied"): it wants a login."""
+        return (
+            self.plan.login is None
+            and stage in (Stage.MAIL, Stage.RCPT)
+            and failure in (Failure.RECIPIENT_REFUSED, Failure.SENDER_REFUSED)
+            and code >= 500
+            and "5.7." in message
+            and self.smtp is not None
+            and self.smtp.supports_extension("auth")
+        )
 
     def _client(self) -> _RecordingSMTP:
         assert self.smtp is not None

@@ -38,7 +38,7 @@ def secret_variants(secrets: Iterable[str]) -> list[str]:
             # three shifted encodings of its middle part.
             shifted = base64.b64encode(b"\x00" * offset + raw).decode("ascii")
             core = shifted[(offset * 4 + 2) // 3 + 1 : -4] if len(shifted) > 8 else ""
-            if len(core) >= 8:
+            if len(core) >= 4:
                 variants.add(core)
         variants.add(base64.b64encode(raw).decode("ascii"))
     return sorted(variants, key=len, reverse=True)

@@ -1,0 +1,1 @@
+"""Postfix + Dovecot relay test bed (see README.md in this directory)."""
