@@ -61,6 +61,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "command_timeout": 2.0,
         "test_timeout": 5.0,
         "auth_cache_seconds": 30.0,
+        "test_rate_limit": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -19,7 +19,8 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from smtp_profile.errors import InvalidField
+from smtp_profile.errors import InvalidField, RateLimited
+from smtp_profile.limits import SlidingWindow
 from smtp_profile.rules import has_control_character
 from smtp_profile.store.database import Database
 from smtp_profile.store.users import find_user
@@ -86,7 +87,10 @@ class Authenticator:
         *,
         cache_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        failure_limit: int = 0,
+        failure_window: float = 300.0,
     ) -> None:
+        self._failures = SlidingWindow(limit=failure_limit, window=failure_window, clock=clock)
         self._database = database
         self._cache_seconds = cache_seconds
         self._clock = clock
@@ -107,8 +111,27 @@ class Authenticator:
                 return None
             return principal
 
-    def verify(self, login: str, password: str) -> Principal | None:
-        """The slow path: look the user up and check the password hash."""
+    def verify(self, login: str, password: str, *, client: str | None = None) -> Principal | None:
+        """The slow path: look the user up and check the password hash.
+
+        After too many failures for this login from this address, refuses with
+        :class:`RateLimited` before hashing anything (no CPU spent on guessing).
+        """
+        key = (login.casefold(), client)
+        wait = self._failures.retry_after(key)
+        if wait:
+            raise RateLimited(
+                "Too many failed sign-ins for this user from this address; try again later.",
+                retry_after=wait,
+            )
+        principal = self._check(login, password)
+        if principal is None:
+            self._failures.add(key)
+        else:
+            self._failures.clear(key)
+        return principal
+
+    def _check(self, login: str, password: str) -> Principal | None:
         with self._database.read() as connection:
             record = None
             for name in login_candidates(login):

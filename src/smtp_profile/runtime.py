@@ -47,7 +47,12 @@ def open_runtime(settings: Settings, *, resolver: Resolver = system_resolver) ->
         database=database, box=box, settings=settings, trail=trail, resolver=resolver
     )
     service.verify_secrets_readable()
-    authenticator = Authenticator(database, cache_seconds=settings.auth_cache_seconds)
+    authenticator = Authenticator(
+        database,
+        cache_seconds=settings.auth_cache_seconds,
+        failure_limit=settings.signin_failure_limit,
+        failure_window=settings.signin_failure_window,
+    )
     return Runtime(settings, database, box, authenticator, service, trail)
 
 

@@ -258,5 +258,6 @@ class ProfileService:
             allow_cleartext_auth=config.allow_cleartext_auth,
             smtputf8=needs_smtputf8(settings.sender_account, request.recipient),
             implicit_tls_ports=tuple(sorted(config.implicit_tls_ports)),
+            egress=config.egress_policy,
             quit_after=quit_after,
         )

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from smtp_profile.egress import DEFAULT_DENY, EgressPolicy, parse_networks
 from smtp_profile.errors import ConfigurationError
 
 
@@ -65,19 +66,62 @@ class Settings(BaseSettings):
         description="How long a web page sign-in (session cookie) lasts before signing in again.",
     )
 
-    @field_validator("implicit_tls_ports", mode="before")
+    test_rate_limit: int = Field(
+        10, ge=0, description="Tests one user may run per TEST_RATE_WINDOW seconds (0: no limit)."
+    )
+    test_rate_window: float = Field(60.0, gt=0, description="Window of TEST_RATE_LIMIT, seconds.")
+    signin_failure_limit: int = Field(
+        5,
+        ge=0,
+        description="Failed sign-ins per user and address before further tries get 429 "
+        "for SIGNIN_FAILURE_WINDOW seconds (0: no limit).",
+    )
+    signin_failure_window: float = Field(
+        300.0, gt=0, description="Window of SIGNIN_FAILURE_LIMIT, seconds."
+    )
+    egress_deny: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_DENY,
+        description="Networks a Test may never connect to (comma list of CIDRs; default: "
+        "link-local and cloud metadata addresses).",
+    )
+    egress_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="If set, the only networks a Test may connect to (comma list of CIDRs)."
+    )
+    egress_ports: Annotated[frozenset[int], NoDecode] = Field(
+        frozenset(), description="If set, the only ports a Test may connect to (comma list)."
+    )
+
+    @field_validator("egress_deny", "egress_allow", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            parse_networks(value)  # raises ValueError naming the bad network
+            return tuple(value)
+        return value
+
+    @field_validator("implicit_tls_ports", "egress_ports", mode="before")
     @classmethod
     def _split_ports(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(int(part) for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("implicit_tls_ports")
+    @field_validator("implicit_tls_ports", "egress_ports")
     @classmethod
     def _check_ports(cls, value: frozenset[int]) -> frozenset[int]:
         if any(not 1 <= port <= 65535 for port in value):
             raise ValueError("every port must be between 1 and 65535")
         return value
+
+    @property
+    def egress_policy(self) -> EgressPolicy:
+        return EgressPolicy(
+            deny=parse_networks(self.egress_deny),
+            allow=parse_networks(self.egress_allow),
+            ports=self.egress_ports,
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import partial
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -55,7 +56,8 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Princi
         raise AuthenticationRequired("Authentication is required (HTTP Basic).")
     principal = authenticator.cached(*credentials)
     if principal is None:
-        principal = await anyio.to_thread.run_sync(authenticator.verify, *credentials)
+        verify = partial(authenticator.verify, *credentials, client=client_address(request))
+        principal = await anyio.to_thread.run_sync(verify)
     if principal is None:
         raise AuthenticationRequired("The user name or password is wrong.")
     return principal

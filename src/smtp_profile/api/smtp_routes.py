@@ -21,7 +21,8 @@ from smtp_profile.api.guards import (
 from smtp_profile.api.observability import Metrics
 from smtp_profile.api.responses import json_bytes, json_response, raw_json_response
 from smtp_profile.api.results import test_result_body
-from smtp_profile.errors import InvalidField
+from smtp_profile.errors import InvalidField, RateLimited
+from smtp_profile.limits import SlidingWindow
 from smtp_profile.mail.plan import QuitAfter
 from smtp_profile.profile import (
     PROFILE_FIELDS,
@@ -81,6 +82,9 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
     service = runtime.service
     limit = runtime.settings.max_body_bytes
     views = _ViewCache()
+    test_limit = SlidingWindow(
+        limit=runtime.settings.test_rate_limit, window=runtime.settings.test_rate_window
+    )
 
     @router.get(
         "/SMTP",
@@ -157,10 +161,18 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
         principal = await authenticate(request, runtime.authenticator)
         require_writer(principal)
         check_api_headers(request)
+        wait = test_limit.retry_after(principal.name)
+        if wait:
+            raise RateLimited(
+                f"Too many tests: at most {test_limit.limit} every "
+                f"{test_limit.window:g} s per user. Try again in {wait} s.",
+                retry_after=wait,
+            )
         quit_after = _quit_after(request)
         body = await read_body(request, limit=limit)
         fields = decode_body(request.headers.get("content-type"), body, known=TEST_FIELDS)
         test_request = parse_test_request(fields)
+        test_limit.add(principal.name)
         outcome = await service.test(
             test_request, actor=principal, client=client_address(request), quit_after=quit_after
         )

@@ -31,6 +31,7 @@ class Failure(StrEnum):
     REFUSED = "connection-refused"
     UNREACHABLE = "unreachable"
     CONNECT_TIMEOUT = "connect-timeout"
+    EGRESS_DENIED = "egress-denied"
     NO_GREETING = "no-greeting"
     NO_GREETING_IMPLICIT_PORT = "no-greeting-implicit-port"
     TLS_ON_PLAIN_PORT = "tls-on-plain-port"
@@ -88,6 +89,12 @@ HINTS: dict[Failure, Hint] = {
     Failure.CONNECT_TIMEOUT: Hint(
         "The relay did not accept the connection in time; a firewall may drop it.",
         "Check Host and Port, and that outbound connections to that port are allowed.",
+    ),
+    Failure.EGRESS_DENIED: Hint(
+        "This server's egress policy does not allow Tests to connect to that address or "
+        "port (link-local and cloud metadata addresses are always refused by default).",
+        "Use the relay's real address and port, or ask the operator to adjust "
+        "SMTP_PROFILE_EGRESS_ALLOW, SMTP_PROFILE_EGRESS_DENY or SMTP_PROFILE_EGRESS_PORTS.",
     ),
     Failure.NO_GREETING: Hint(
         "The server accepted the connection but never greeted.",

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from smtp_profile.egress import EgressPolicy
 from smtp_profile.mail.diagnosis import Failure, Stage, hint_for
 from smtp_profile.mail.tlsmode import TlsMode
 from smtp_profile.secret import Secret
@@ -60,6 +61,7 @@ class SendPlan:
     allow_cleartext_auth: bool
     smtputf8: bool = False
     implicit_tls_ports: tuple[int, ...] = (465,)
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
     quit_after: QuitAfter | None = None
 
 

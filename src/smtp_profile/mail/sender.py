@@ -186,6 +186,15 @@ class _Session:
         loop = asyncio.get_running_loop()
         failure: _Failed | None = None
         for address in addresses:
+            refusal = self.plan.egress.refusal(address, self.plan.port)
+            if refusal is not None:
+                failure = _Failed(
+                    Stage.CONNECT,
+                    Failure.EGRESS_DENIED,
+                    f"not connecting: {refusal} (egress policy)",
+                )
+                self.transcript.note(failure.detail)
+                continue
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setblocking(False)
