@@ -7,7 +7,7 @@ import hmac
 import ssl
 from base64 import b64decode
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, AnyStr, ClassVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -71,22 +71,35 @@ class RecordingHandler:
         return "250 2.0.0 queued"
 
 
-class _CramSMTP(SMTP):
+class _TestSMTP(SMTP):
+    """aiosmtpd that advertises AUTH only when the test gave it users."""
+
+    advertise_auth = True
+
+    async def push(self, status: AnyStr) -> None:
+        text = status if isinstance(status, str) else status.decode()
+        if not self.advertise_auth and text.startswith("250-AUTH"):
+            return
+        await super().push(status)
+
+
+class _CramSMTP(_TestSMTP):
     """aiosmtpd with CRAM-MD5 added (it ships PLAIN and LOGIN only)."""
 
     users: ClassVar[dict[str, str]] = {}
 
-    async def auth_CRAM_MD5(self, _: Any, args: list[str]) -> AuthResult:
+    # aiosmtpd names a mechanism after its method, "__" standing for "-".
+    async def auth_CRAM__MD5(self, _: Any, args: list[str]) -> AuthResult:
         challenge = b"<1896.697170952@smtp.example.test>"
         answer = await self.challenge_auth(challenge)
         if not isinstance(answer, bytes):
-            return AuthResult(success=False)
+            return AuthResult(success=False, handled=False)
         username, _, digest = answer.decode().rpartition(" ")
         password = self.users.get(username)
         if password is None:
-            return AuthResult(success=False)
+            return AuthResult(success=False, handled=False)
         expected = hmac.new(password.encode(), challenge, "md5").hexdigest()
-        return AuthResult(success=hmac.compare_digest(expected, digest))
+        return AuthResult(success=hmac.compare_digest(expected, digest), handled=False)
 
 
 @dataclass
@@ -125,9 +138,10 @@ async def start_smtpd(
         assert isinstance(auth_data, LoginPassword)
         login, password = auth_data.login.decode(), auth_data.password.decode()
         attempts.append((mechanism, login))
-        return AuthResult(success=known.get(login) == password)
+        # handled=False: aiosmtpd then answers 535 itself on failure
+        return AuthResult(success=known.get(login) == password, handled=False)
 
-    server_class = _CramSMTP if cram_md5 else SMTP
+    server_class: type[_TestSMTP] = _CramSMTP if cram_md5 else _TestSMTP
     if cram_md5:
         _CramSMTP.users = known
 
@@ -135,7 +149,7 @@ async def start_smtpd(
 
     def factory() -> SMTP:
         connections.append(1)
-        return server_class(
+        server = server_class(
             handler,
             hostname=SERVER_NAME,
             tls_context=starttls_context,
@@ -146,6 +160,8 @@ async def start_smtpd(
             auth_exclude_mechanism=exclude_mechanisms,
             enable_SMTPUTF8=True,
         )
+        server.advertise_auth = users is not None
+        return server
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(factory, host="127.0.0.1", port=0, ssl=implicit_context)

@@ -249,6 +249,8 @@ def hint_for(failure: Failure) -> Hint:
 def classify_reply(stage: Stage, code: int, message: str) -> Failure:
     """A failure kind from the step and the server's reply."""
     text = message.lower()
+    if not 200 <= code <= 599:  # aiosmtplib reports an unparsable reply as code -1
+        return Failure.PROTOCOL_ERROR
     if code == 421:
         return Failure.SERVICE_UNAVAILABLE
     if stage is Stage.GREETING:

@@ -99,21 +99,28 @@ async def run_test(plan: SendPlan, *, resolver: Resolver = system_resolver) -> T
             success=True, stage=session.stage, detail="sent", stopped_after=session.stopped_after
         )
     except _Failed as failed:
+        valid_code = failed.code is not None and 200 <= failed.code <= 599
         outcome = TestOutcome(
             success=False,
             stage=failed.stage,
-            detail=failed.detail,
+            detail=transcript.scrub(failed.detail),
             failure=failed.failure,
-            smtp_code=failed.code,
-            smtp_message=failed.message,
+            smtp_code=failed.code if valid_code else None,
+            smtp_message=transcript.scrub(failed.message) if failed.message else None,
         )
     except TimeoutError:
-        outcome = TestOutcome(
-            success=False,
-            stage=session.stage,
-            failure=Failure.TIMEOUT,
-            detail=f"the whole test took longer than {plan.timeouts.total:g} s",
-        )
+        if session.stage is Stage.QUIT:  # the relay already accepted (or the probe ended)
+            transcript.note("QUIT timed out; the result stands")
+            outcome = TestOutcome(
+                success=True, stage=Stage.QUIT, detail="sent", stopped_after=session.stopped_after
+            )
+        else:
+            outcome = TestOutcome(
+                success=False,
+                stage=session.stage,
+                failure=Failure.TIMEOUT,
+                detail=f"the whole test took longer than {plan.timeouts.total:g} s",
+            )
     finally:
         session.close()
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
@@ -286,17 +293,20 @@ class _Session:
                 Failure.STARTTLS_NOT_OFFERED,
                 "UseSSL requires STARTTLS but the server does not offer it",
             )
+        self.transcript.client("STARTTLS")
         try:
-            await smtp.starttls(
+            response = await smtp.starttls(
                 server_hostname=_bare(self.plan.host),
                 tls_context=client_context(self.plan.tls_policy),
             )
         except ssl.SSLError as exc:
             raise self._tls_failure(exc) from None
         except aiosmtplib.SMTPResponseException as exc:
+            self.transcript.server(exc.code, exc.message)
             raise self._reply_failure(Stage.TLS, exc.code, exc.message) from None
         except Exception as exc:
             raise _translate(exc, Stage.TLS) from None
+        self.transcript.server(response.code, response.message)
         self._record_tls()
         await self._ehlo()
 

@@ -69,6 +69,10 @@ class Transcript:
         self.secrets.append(secret)
         self._variants = secret_variants(self.secrets)
 
+    def scrub(self, text: str) -> str:
+        """``text`` with every form of a known secret replaced by ``***``."""
+        return scrub(text, self._variants)
+
     def client(self, text: str) -> None:
         self._add("C", text)
 

@@ -562,6 +562,9 @@
     testForm.addEventListener("submit", (event) => { event.preventDefault(); runTest(); });
   }
 
+  const expires = $("session-expires");
+  if (expires) expires.textContent = formatTime(expires.getAttribute("datetime"));
+
   loadProfile();
   loadHistory();
 })();
