@@ -6,8 +6,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
 from smtp_profile.mail.diagnosis import Failure, Stage
 from smtp_profile.mail.plan import QuitAfter
 from smtp_profile.mail.plan import TestOutcome as Outcome

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from smtp_profile.mail.diagnosis import Failure, Stage
 from smtp_profile.mail.sender import run_test
