@@ -16,10 +16,11 @@ from smtp_profile.errors import ConfigurationError
 from smtp_profile.mail.sender import Resolver, system_resolver
 from smtp_profile.service import ProfileService
 from smtp_profile.settings import Settings
+from smtp_profile.store.changes import ChangeProbe, probe_for
 from smtp_profile.store.database import Database
 from smtp_profile.store.meta import read_value
 from smtp_profile.store.profiles import load_profile
-from smtp_profile.store.users import count_users, insert_user
+from smtp_profile.store.users import UserExists, count_users, insert_user
 
 
 @dataclass
@@ -30,8 +31,10 @@ class Runtime:
     authenticator: Authenticator
     service: ProfileService
     trail: AuditTrail
+    probe: ChangeProbe
 
     def close(self) -> None:
+        self.probe.close()
         self.database.dispose()
 
 
@@ -47,13 +50,15 @@ def open_runtime(settings: Settings, *, resolver: Resolver = system_resolver) ->
         database=database, box=box, settings=settings, trail=trail, resolver=resolver
     )
     service.verify_secrets_readable()
+    probe = probe_for(database.engine)
+    service.watch(probe)
     authenticator = Authenticator(
         database,
         cache_seconds=settings.auth_cache_seconds,
         failure_limit=settings.signin_failure_limit,
         failure_window=settings.signin_failure_window,
     )
-    return Runtime(settings, database, box, authenticator, service, trail)
+    return Runtime(settings, database, box, authenticator, service, trail, probe)
 
 
 def _keys(settings: Settings, database: Database) -> list[bytes]:
@@ -80,7 +85,13 @@ def ensure_first_admin(runtime: Runtime) -> str | None:
         if count_users(connection) > 0:
             return None
         password = secrets.token_urlsafe(18)
-        insert_user(
-            connection, name="admin", role=Role.ADMIN.value, password_hash=hash_password(password)
-        )
+        try:
+            insert_user(
+                connection,
+                name="admin",
+                role=Role.ADMIN.value,
+                password_hash=hash_password(password),
+            )
+        except UserExists:  # another instance starting at the same time was first
+            return None
     return password

@@ -38,6 +38,7 @@ from smtp_profile.profile import (
 )
 from smtp_profile.secret import Secret
 from smtp_profile.settings import Settings
+from smtp_profile.store.changes import ChangeProbe, announce_change
 from smtp_profile.store.database import Database
 from smtp_profile.store.profiles import StoredProfile, load_profile, save_profile
 
@@ -87,11 +88,21 @@ class ProfileService:
         self._resolver = resolver
         self._lock = threading.Lock()
         self._snapshot: ProfileSnapshot | None = None
+        self._probe: ChangeProbe | None = None
+
+    def watch(self, probe: ChangeProbe) -> None:
+        """Serve reads from memory, re-reading when ``probe`` reports a change."""
+        self._probe = probe
 
     def current(self) -> ProfileSnapshot:
+        """The profile; reads the database only when another writer changed it."""
+        return self.cached() or self.reload()
+
+    def cached(self) -> ProfileSnapshot | None:
+        """The in-memory copy, or ``None`` when it must be read again (cheap check)."""
         snapshot = self._snapshot
-        if snapshot is None:
-            snapshot = self.reload()
+        if snapshot is None or (self._probe is not None and self._probe.changed()):
+            return None
         return snapshot
 
     def reload(self) -> ProfileSnapshot:
@@ -149,6 +160,7 @@ class ProfileService:
                 password_after=stored.has_password,
                 password_replaced=plan.new_password is not None,
             )
+            announce_change(connection)
             self._trail.append(
                 connection,
                 self._trail.entry(

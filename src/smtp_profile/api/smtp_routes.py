@@ -95,7 +95,9 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
     async def get_smtp(request: Request) -> Response:
         await authenticate(request, runtime.authenticator)
         check_api_headers(request)
-        snapshot = service.current()
+        snapshot = service.cached()
+        if snapshot is None:
+            snapshot = await anyio.to_thread.run_sync(service.reload)
         return raw_json_response(views.body(snapshot), headers={"ETag": snapshot.etag})
 
     @router.put(
