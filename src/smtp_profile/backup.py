@@ -18,7 +18,6 @@ from smtp_profile.audit import Operation
 from smtp_profile.audit_trail import AUDIT_KEY_NAME, decrypt_audit_key
 from smtp_profile.errors import ConfigurationError, SecretUnreadable
 from smtp_profile.runtime import Runtime
-from smtp_profile.store.changes import announce_change
 from smtp_profile.store.meta import read_value
 from smtp_profile.store.schema import audit_head, audit_log, meta, profile
 
@@ -97,7 +96,6 @@ def import_backup(runtime: Runtime, document: dict[str, Any], *, actor: str) -> 
         stored = connection.execute(select(profile.c.revision)).scalar_one_or_none()
         if stored is not None:  # a new revision, so caches and ETags see the change
             connection.execute(update(profile).values(revision=int(stored) + 1))
-        announce_change(connection)
         runtime.trail.append(
             connection,
             runtime.trail.entry(

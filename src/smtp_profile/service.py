@@ -38,7 +38,7 @@ from smtp_profile.profile import (
 )
 from smtp_profile.secret import Secret
 from smtp_profile.settings import Settings
-from smtp_profile.store.changes import ChangeProbe, announce_change
+from smtp_profile.store.changes import ChangeProbe
 from smtp_profile.store.database import Database
 from smtp_profile.store.profiles import StoredProfile, load_profile, save_profile
 
@@ -95,14 +95,28 @@ class ProfileService:
         self._probe = probe
 
     def current(self) -> ProfileSnapshot:
-        """The profile; reads the database only when another writer changed it."""
-        return self.cached() or self.reload()
+        """The profile; reads the whole row only when another writer changed it.
+
+        May block on the database: async callers try :meth:`cached` first.
+        """
+        snapshot = self._snapshot
+        if snapshot is not None and (self._probe is None or not self._probe.changed()):
+            return snapshot
+        return self.reload()
 
     def cached(self) -> ProfileSnapshot | None:
-        """The in-memory copy, or ``None`` when it must be read again (cheap check)."""
+        """The profile without blocking, or ``None`` when that needs a database
+        round trip (then call :meth:`current` off the event loop).
+
+        With a local probe (SQLite) a change by another process is re-read at
+        once: that is a local file read, as cheap as the check.
+        """
         snapshot = self._snapshot
-        if snapshot is None or (self._probe is not None and self._probe.changed()):
+        probe = self._probe
+        if probe is not None and probe.blocking:
             return None
+        if snapshot is None or (probe is not None and probe.changed()):
+            return self.reload()
         return snapshot
 
     def reload(self) -> ProfileSnapshot:
@@ -160,7 +174,6 @@ class ProfileService:
                 password_after=stored.has_password,
                 password_replaced=plan.new_password is not None,
             )
-            announce_change(connection)
             self._trail.append(
                 connection,
                 self._trail.entry(

@@ -97,7 +97,7 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
         check_api_headers(request)
         snapshot = service.cached()
         if snapshot is None:
-            snapshot = await anyio.to_thread.run_sync(service.reload)
+            snapshot = await anyio.to_thread.run_sync(service.current)
         return raw_json_response(views.body(snapshot), headers={"ETag": snapshot.etag})
 
     @router.put(

@@ -2,9 +2,8 @@
 
 Reads are served from memory; these probes tell when that copy is stale:
 SQLite's ``PRAGMA data_version`` changes when another connection commits, and
-on PostgreSQL writers ``NOTIFY`` a channel that a listener thread watches. If
-the listener loses its connection, every read goes to the database until it
-is back, so a stale copy is never served silently.
+on PostgreSQL a one-row query of the revision decides whether the full row
+must be read again.
 """
 
 from __future__ import annotations
@@ -15,26 +14,23 @@ import threading
 from typing import Protocol
 
 import psycopg
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
-CHANNEL = "smtp_profile_changed"
 log = logging.getLogger(__name__)
 
 
 class ChangeProbe(Protocol):
+    blocking: bool  # True when a check talks to another process (keep it off the event loop)
+
     def changed(self) -> bool:
         """True when the stored profile may differ from the last read."""
 
     def close(self) -> None: ...
 
 
-def announce_change(connection: Connection) -> None:
-    """Tell other instances, at commit, that the profile changed (PostgreSQL only)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(f"NOTIFY {CHANNEL}"))
-
-
 class SqliteDataVersion:
+    blocking = False
+
     def __init__(self, database_path: str) -> None:
         self._connection = sqlite3.connect(database_path, check_same_thread=False)
         self._lock = threading.Lock()
@@ -55,52 +51,54 @@ class SqliteDataVersion:
         self._connection.close()
 
 
-class PostgresListener:
-    """A daemon thread that LISTENs and flags every notification."""
+class PostgresRevision:
+    """Asks PostgreSQL for the profile's revision: one tiny indexed query.
 
-    def __init__(self, conninfo: str, *, poll_seconds: float = 1.0) -> None:
+    Blocking (run it off the event loop). A notification would arrive a moment
+    after the writer's commit, so only a query guarantees that a GET through
+    one instance returns what a PUT through another just stored.
+    """
+
+    blocking = True
+
+    def __init__(self, conninfo: str, *, timeout_seconds: int = 2) -> None:
         self._conninfo = conninfo
-        self._poll = poll_seconds
-        self._flag = threading.Event()
-        self._healthy = threading.Event()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="profile-listener", daemon=True)
-        self._thread.start()
-        self._ready.wait(timeout=5)
+        self._timeout = timeout_seconds
+        self._lock = threading.Lock()
+        self._connection: psycopg.Connection[tuple[int]] | None = None
+        self._seen: int | None = None
 
     def changed(self) -> bool:
-        if not self._healthy.is_set():
+        with self._lock:
+            try:
+                revision = self._query()
+            except psycopg.Error:
+                self._reset()
+                return True
+            if revision == self._seen:
+                return False
+            self._seen = revision
             return True
-        if self._flag.is_set():
-            self._flag.clear()
-            return True
-        return False
+
+    def _query(self) -> int | None:
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=self._timeout,
+                options=f"-c statement_timeout={self._timeout * 1000}",
+            )
+        row = self._connection.execute("SELECT revision FROM profile WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def _reset(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = None
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self._poll + 2)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self._conninfo, autocommit=True) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
-                    self._healthy.set()
-                    self._flag.set()  # anything may have changed while we were away
-                    self._ready.set()
-                    while not self._stop.is_set():
-                        for _ in connection.notifies(timeout=self._poll):
-                            self._flag.set()
-            except psycopg.Error as exc:
-                self._healthy.clear()
-                self._ready.set()
-                log.warning(
-                    "profile change listener lost its connection",
-                    extra={"error": type(exc).__name__},
-                )
-                self._stop.wait(self._poll)
-        self._healthy.clear()
+        with self._lock:
+            self._reset()
 
 
 def probe_for(engine: Engine) -> ChangeProbe:
@@ -108,4 +106,4 @@ def probe_for(engine: Engine) -> ChangeProbe:
     if url.get_backend_name() == "sqlite":
         return SqliteDataVersion(url.database or ":memory:")
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return PostgresListener(conninfo)
+    return PostgresRevision(conninfo)
