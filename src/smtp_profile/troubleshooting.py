@@ -1,0 +1,56 @@
+"""The README's "Troubleshooting a relay" table, generated from the hint catalogue.
+
+Run ``python -m smtp_profile.troubleshooting`` to print it; a test checks that the
+README carries every hint verbatim.
+"""
+
+from __future__ import annotations
+
+from smtp_profile.mail.diagnosis import HINTS
+
+# The step at which each failure class is reported.
+STAGES: dict[str, str] = {
+    "unknown-host": "resolve",
+    "connection-refused": "connect",
+    "unreachable": "connect",
+    "connect-timeout": "connect",
+    "egress-denied": "connect",
+    "no-greeting": "greeting",
+    "no-greeting-implicit-port": "greeting",
+    "greeting-refused": "greeting",
+    "tls-on-plain-port": "tls",
+    "tls-timeout": "tls",
+    "starttls-not-offered": "tls",
+    "starttls-refused": "tls",
+    "certificate-untrusted": "tls",
+    "certificate-expired": "tls",
+    "certificate-wrong-name": "tls",
+    "tls-failed": "tls",
+    "ehlo-refused": "ehlo",
+    "cleartext-auth-refused": "auth",
+    "auth-not-offered": "auth",
+    "auth-only-after-tls": "auth",
+    "no-common-mechanism": "auth",
+    "auth-failed": "auth",
+    "auth-needs-encryption": "auth",
+    "auth-temporary": "auth",
+    "integrated-not-configured": "auth",
+    "auth-required": "mail / rcpt",
+    "tls-required": "mail",
+    "sender-refused": "mail",
+    "relay-denied": "rcpt",
+    "recipient-refused": "rcpt",
+    "data-refused": "data",
+}
+
+
+def troubleshooting_table() -> str:
+    lines = ["| Failure | Step | Likely cause | What to change |", "|---|---|---|---|"]
+    for failure, hint in HINTS.items():
+        stage = STAGES.get(failure.value, "any")
+        lines.append(f"| `{failure.value}` | {stage} | {hint.cause} | {hint.fix} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(troubleshooting_table())
