@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -118,6 +119,9 @@ async def test_untrusted_certificate(
     assert_failed(outcome, Stage.TLS, Failure.CERT_UNTRUSTED)
     assert outcome.tls is not None and outcome.tls.verified is False
     assert outcome.tls.verify_error
+    # the refused certificate is described (read over a second, unverified handshake)
+    assert outcome.tls.subject and outcome.tls.issuer and outcome.tls.not_after
+    assert any("the refused certificate" in line for line in outcome.transcript)
     assert smtpd.handler.messages == []
 
 
@@ -131,6 +135,7 @@ async def test_untrusted_certificate_implicit(
     outcome = await run_test(plan, resolver=no_dns)
 
     assert_failed(outcome, Stage.TLS, Failure.CERT_UNTRUSTED)
+    assert outcome.tls is not None and outcome.tls.issuer is not None
     assert smtpd.handler.messages == []
 
 
@@ -194,6 +199,8 @@ async def test_expired_certificate(
     outcome = await run_test(plan, resolver=no_dns)
 
     assert_failed(outcome, Stage.TLS, Failure.CERT_EXPIRED)
+    assert outcome.tls is not None and outcome.tls.not_after is not None
+    assert datetime.fromisoformat(outcome.tls.not_after) < datetime.now(UTC)
     assert smtpd.handler.messages == []
 
 

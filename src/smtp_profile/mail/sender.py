@@ -19,6 +19,7 @@ from typing import Any
 import aiosmtplib
 from aiosmtplib.typing import Default
 
+from smtp_profile.mail.certprobe import fetch_certificate
 from smtp_profile.mail.diagnosis import Failure, Stage, classify_reply
 from smtp_profile.mail.plan import (
     Credentials,
@@ -29,6 +30,8 @@ from smtp_profile.mail.plan import (
     TlsInfo,
 )
 from smtp_profile.mail.tls import (
+    CERTIFICATE_FAILURES,
+    certificate_info,
     classify_tls_error,
     client_context,
     describe_tls_error,
@@ -151,12 +154,17 @@ class _Session:
         )
         addresses = await self._resolve()
         sock = await self._connect(addresses)
-        await self._greet(sock)
-        if await self._stop_if(QuitAfter.CONNECT):
-            return
-        await self._ehlo()
-        if plan.tls_mode is TlsMode.STARTTLS:
-            await self._starttls()
+        try:
+            await self._greet(sock)
+            if await self._stop_if(QuitAfter.CONNECT):
+                return
+            await self._ehlo()
+            if plan.tls_mode is TlsMode.STARTTLS:
+                await self._starttls()
+        except _Failed as failed:
+            if failed.failure in CERTIFICATE_FAILURES:
+                await self._describe_rejected_certificate()
+            raise
         if await self._stop_if(QuitAfter.TLS):
             return
         await self._authenticate()
@@ -407,6 +415,24 @@ class _Session:
             f"TLS {self.tls.version} {self.tls.cipher}; certificate {verified}: "
             f"subject {self.tls.subject}, issuer {self.tls.issuer}, expires {self.tls.not_after}"
         )
+
+    async def _describe_rejected_certificate(self) -> None:
+        """Read the refused certificate over a second, unverified handshake."""
+        assert self.peer is not None and self.tls is not None
+        der = await fetch_certificate(
+            address=self.peer,
+            port=self.plan.port,
+            server_hostname=_bare(self.plan.host),
+            starttls=self.plan.tls_mode is TlsMode.STARTTLS,
+            helo_name=self.plan.helo_name,
+            within=self.plan.timeouts.command,
+        )
+        if der is not None:
+            self.tls = certificate_info(der, self.tls)
+            self.transcript.note(
+                f"the refused certificate: subject {self.tls.subject}, issuer "
+                f"{self.tls.issuer}, expires {self.tls.not_after}"
+            )
 
     def _tls_failure(self, exc: ssl.SSLError) -> _Failed:
         detail = describe_tls_error(exc)

@@ -22,6 +22,11 @@ _PLAIN_REPLY_REASONS = {
 }
 
 
+CERTIFICATE_FAILURES = frozenset(
+    {Failure.CERT_UNTRUSTED, Failure.CERT_EXPIRED, Failure.CERT_WRONG_NAME}
+)
+
+
 def client_context(policy: TlsPolicy) -> ssl.SSLContext:
     return _cached_context(policy.verify, policy.ca_file)
 
