@@ -26,8 +26,9 @@ async def record_denial(request: Request, error: ServiceError) -> None:
         return
     runtime = request.app.state.runtime
     credentials = basic_credentials(request.headers.get("authorization"))
+    session_user = getattr(request.state, "session_user", None)
     entry = runtime.trail.entry(
-        user=credentials[0] if credentials else None,
+        user=credentials[0] if credentials else session_user,
         client=client_address(request),
         operation=Operation.DENIED,
         outcome=str(entry_for(error).status),

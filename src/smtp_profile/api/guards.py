@@ -68,11 +68,11 @@ async def _session_principal(request: Request) -> Principal:
     session = sessions.from_request(request) if sessions is not None else None
     if sessions is None or session is None:
         raise AuthenticationRequired("The web session has ended or is not valid; sign in again.")
+    request.state.session_user = session.user  # who, for the audit of a denial
     check_csrf(request, session)
     principal = await sessions.principal(session)
     if principal is None:
         raise AuthenticationRequired("The web session's user no longer exists; sign in again.")
-    request.state.session_user = principal.name
     return principal
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
@@ -22,12 +23,13 @@ from starlette.responses import RedirectResponse, Response
 
 from smtp_profile.accounts import Authenticator, Principal
 from smtp_profile.api.denials import record_denial
-from smtp_profile.api.guards import check_csrf, read_body
+from smtp_profile.api.guards import check_csrf, client_address, read_body
 from smtp_profile.api.responses import error_body, json_response
 from smtp_profile.errors import (
     AuthenticationRequired,
     CsrfRejected,
     MalformedBody,
+    RateLimited,
     UnsupportedMediaType,
 )
 from smtp_profile.web.headers import SESSION_CHALLENGE
@@ -76,14 +78,32 @@ def _cross_site(request: Request) -> bool:
 
 
 async def _check_password(
-    authenticator: Authenticator, login: str, password: str
+    authenticator: Authenticator, login: str, password: str, *, client: str | None
 ) -> Principal | None:
+    """As for HTTP Basic: the cache, else the hash in a thread (which may raise
+    :class:`RateLimited` after too many failures for this login from this address)."""
     if not login or not password:
         return None
     principal = authenticator.cached(login, password)
     if principal is None:
-        principal = await anyio.to_thread.run_sync(authenticator.verify, login, password)
+        verify = partial(authenticator.verify, login, password, client=client)
+        principal = await anyio.to_thread.run_sync(verify)
     return principal
+
+
+def _start_session(request: Request, principal: Principal) -> Response:
+    """A fresh session (any previous one in this browser ends) and a redirect to the page."""
+    manager = _manager(request)
+    previous = manager.from_request(request)
+    if previous is not None:
+        manager.end(previous)
+    value, _session = manager.start(principal)
+    log.info("web sign-in", extra={"user": principal.name, "role": principal.role.value})
+    response = RedirectResponse(PAGE_PATH, status_code=303, headers={"Cache-Control": "no-store"})
+    response.headers.append(
+        "Set-Cookie", session_cookie(value, max_age=manager.lifetime, secure=_secure(request))
+    )
+    return response
 
 
 async def _form_fields(request: Request, *, limit: int) -> dict[str, str]:
@@ -121,22 +141,22 @@ def web_router(*, pages: Pages, authenticator: Authenticator, max_body_bytes: in
             raise CsrfRejected("Sign in from this site's own page.")
         fields = await _form_fields(request, limit=max_body_bytes)
         login = fields.get("username", "").strip()
-        principal = await _check_password(authenticator, login, fields.get("password", ""))
+        password = fields.get("password", "")
+        try:
+            principal = await _check_password(
+                authenticator, login, password, client=client_address(request)
+            )
+        except RateLimited as exc:
+            await record_denial(request, exc)
+            limited = pages.sign_in(message=exc.message, login=login, status=429)
+            limited.headers["Retry-After"] = str(exc.retry_after)
+            return limited
         if principal is None:
             await record_denial(
                 request, AuthenticationRequired(f"Web sign-in: {WRONG_CREDENTIALS}")
             )
             return pages.sign_in(message=WRONG_CREDENTIALS, login=login, status=401)
-        manager = _manager(request)
-        value, _session = manager.start(principal)
-        log.info("web sign-in", extra={"user": principal.name, "role": principal.role.value})
-        response = RedirectResponse(
-            PAGE_PATH, status_code=303, headers={"Cache-Control": "no-store"}
-        )
-        response.headers.append(
-            "Set-Cookie", session_cookie(value, max_age=manager.lifetime, secure=_secure(request))
-        )
-        return response
+        return _start_session(request, principal)
 
     @router.get(SESSION_PATH)
     async def who_am_i(request: Request) -> Response:
