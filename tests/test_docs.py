@@ -39,6 +39,7 @@ def test_troubleshooting_table_matches_the_hint_catalogue() -> None:
 def test_every_failure_class_has_a_stage_in_the_table() -> None:
     assert {failure.value for failure in Failure} - set(STAGES) <= {
         "timeout",
+        "test-timeout",
         "protocol-error",
         "service-unavailable",
         "connection-dropped",

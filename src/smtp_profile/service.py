@@ -16,6 +16,7 @@ from smtp_profile.audit import Operation, diff_settings
 from smtp_profile.audit_trail import AuditTrail
 from smtp_profile.crypto import SecretBox
 from smtp_profile.errors import PreconditionFailed
+from smtp_profile.mail.integrated import ServiceIdentity
 from smtp_profile.mail.message import build_test_message, needs_smtputf8
 from smtp_profile.mail.plan import (
     Credentials,
@@ -231,7 +232,7 @@ class ProfileService:
         if settings.auth_type is AuthType.ANONYMOUS:
             return None
         if settings.auth_type is AuthType.INTEGRATED:
-            return Integrated()
+            return Integrated(identity=ServiceIdentity.from_settings(self._settings))
         assert settings.username is not None
         with self._database.read() as connection:
             stored = load_profile(connection)

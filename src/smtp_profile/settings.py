@@ -91,6 +91,40 @@ class Settings(BaseSettings):
         frozenset(), description="If set, the only ports a Test may connect to (comma list)."
     )
 
+    # Integrated authentication (RelayAuthenticationType 1): the service's own identity.
+    kerberos_principal: str | None = Field(
+        None,
+        pattern=r"^[^\s@]+(@[^\s@]+)?$",
+        description="The service's Kerberos principal, e.g. smtp-profile@EXAMPLE.COM.",
+    )
+    kerberos_keytab: Path | None = Field(
+        None, description="Client keytab holding the key of KERBEROS_PRINCIPAL."
+    )
+    kerberos_ccache: str | None = Field(
+        None,
+        pattern=r"^\S+$",
+        description="Ticket cache (e.g. FILE:/var/lib/smtp-profile/krb5cc); default: a private "
+        "in-memory cache filled from KERBEROS_KEYTAB.",
+    )
+    kerberos_service: str = Field(
+        "smtp",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Service part of the relay's principal: <service>/<Host>@REALM.",
+    )
+    ntlm_username: str | None = Field(
+        None,
+        pattern=r"^[^\x00-\x1f\x7f:]+$",
+        description="NTLM service account: DOMAIN\\user or user@domain.",
+    )
+    ntlm_password_file: Path | None = Field(
+        None, description="File holding NTLM_USERNAME's password (first line), read when used."
+    )
+    integrated_relay_hosts: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="If set, the only relay hosts (comma list) the service's own identity "
+        "logs in to.",
+    )
+
     @field_validator("egress_deny", "egress_allow", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
@@ -99,6 +133,31 @@ class Settings(BaseSettings):
         if isinstance(value, tuple | list):
             parse_networks(value)  # raises ValueError naming the bad network
             return tuple(value)
+        return value
+
+    @field_validator(
+        "kerberos_principal",
+        "kerberos_keytab",
+        "kerberos_ccache",
+        "ntlm_username",
+        "ntlm_password_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("integrated_relay_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(
+                str(part).strip().strip("[]").rstrip(".").lower()
+                for part in value
+                if str(part).strip()
+            )
         return value
 
     @field_validator("implicit_tls_ports", "egress_ports", mode="before")

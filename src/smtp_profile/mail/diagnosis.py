@@ -52,15 +52,29 @@ class Failure(StrEnum):
     AUTH_NEEDS_ENCRYPTION = "auth-needs-encryption"
     AUTH_TEMPORARY = "auth-temporary"
     INTEGRATED_NOT_CONFIGURED = "integrated-not-configured"
+    KERBEROS_PRINCIPAL_NOT_SET = "integrated-kerberos-principal-not-set"
+    KERBEROS_KEYTAB_NOT_SET = "integrated-kerberos-keytab-not-set"
+    NTLM_USERNAME_NOT_SET = "integrated-ntlm-username-not-set"
+    NTLM_PASSWORD_FILE_NOT_SET = "integrated-ntlm-password-file-not-set"  # noqa: S105 - a failure name
+    NTLM_PASSWORD_UNREADABLE = "integrated-ntlm-password-unreadable"  # noqa: S105 - a failure name
+    INTEGRATED_HOST_NOT_ALLOWED = "integrated-host-not-allowed"
+    NTLM_CLEARTEXT_REFUSED = "ntlm-cleartext-refused"
+    KERBEROS_UNAVAILABLE = "kerberos-unavailable"
+    KERBEROS_NO_TICKET = "kerberos-no-ticket"
+    KERBEROS_KDC_UNREACHABLE = "kerberos-kdc-unreachable"
+    KERBEROS_UNKNOWN_RELAY = "kerberos-unknown-relay-principal"
+    KERBEROS_FAILED = "kerberos-failed"
     AUTH_REQUIRED = "auth-required"
     TLS_REQUIRED = "tls-required"
     SENDER_REFUSED = "sender-refused"
     RELAY_DENIED = "relay-denied"
+    RELAY_DENIED_FOR_ACCOUNT = "relay-denied-for-account"
     RECIPIENT_REFUSED = "recipient-refused"
     DATA_REFUSED = "data-refused"
     SERVICE_UNAVAILABLE = "service-unavailable"
     DROPPED = "connection-dropped"
     TIMEOUT = "timeout"
+    TEST_TIMEOUT = "test-timeout"
     PROTOCOL_ERROR = "protocol-error"
 
 
@@ -165,15 +179,22 @@ HINTS: dict[Failure, Hint] = {
         "Turn UseSSL on (STARTTLS on this port, or port 465).",
     ),
     Failure.NO_COMMON_MECHANISM: Hint(
-        "The server offers no login mechanism this service supports (PLAIN, LOGIN, CRAM-MD5).",
+        "The server offers no login mechanism this service supports (PLAIN, LOGIN, CRAM-MD5; "
+        "with RelayAuthenticationType 1, GSSAPI or NTLM for the identity the operator "
+        "configured).",
         "Enable PLAIN or LOGIN on the relay, or use integrated authentication "
-        "(RelayAuthenticationType 1).",
+        "(RelayAuthenticationType 1); with type 1, enable GSSAPI or NTLM on the relay, or "
+        "ask the operator to configure the identity for the mechanism the relay offers "
+        "(SMTP_PROFILE_KERBEROS_* for GSSAPI, SMTP_PROFILE_NTLM_* for NTLM).",
     ),
     Failure.AUTH_FAILED: Hint(
-        "The relay rejected the user name or password.",
+        "The relay rejected the user name or password (with RelayAuthenticationType 1: the "
+        "service's own identity).",
         "Check RelayUsername and RelayPassword; try the other user name form "
         "(DOMAIN\\user or user@domain); some relays also require SenderAccount to be "
-        "the mailbox of that user.",
+        "the mailbox of that user. With type 1, ask the relay's administrator to allow the "
+        "service's identity (SMTP_PROFILE_KERBEROS_PRINCIPAL or SMTP_PROFILE_NTLM_USERNAME) "
+        "and check the password in SMTP_PROFILE_NTLM_PASSWORD_FILE.",
     ),
     Failure.AUTH_NEEDS_ENCRYPTION: Hint(
         "The relay requires an encrypted connection (or a stronger mechanism) to log in.",
@@ -186,8 +207,79 @@ HINTS: dict[Failure, Hint] = {
     Failure.INTEGRATED_NOT_CONFIGURED: Hint(
         "Integrated authentication (type 1) uses this service's own identity, and none "
         "is configured on this server.",
-        "Use RelayAuthenticationType 2 with a user name and password, or ask the operator "
-        "to configure the service identity.",
+        "Ask the operator to set SMTP_PROFILE_KERBEROS_KEYTAB and "
+        "SMTP_PROFILE_KERBEROS_PRINCIPAL (Kerberos), or SMTP_PROFILE_NTLM_USERNAME and "
+        "SMTP_PROFILE_NTLM_PASSWORD_FILE (NTLM); or use RelayAuthenticationType 2 with a "
+        "user name and password.",
+    ),
+    Failure.KERBEROS_PRINCIPAL_NOT_SET: Hint(
+        "SMTP_PROFILE_KERBEROS_KEYTAB is set but SMTP_PROFILE_KERBEROS_PRINCIPAL is not, so "
+        "the service does not know which identity of the keytab to use.",
+        "Set SMTP_PROFILE_KERBEROS_PRINCIPAL to the service's principal "
+        "(e.g. smtp-profile@EXAMPLE.COM).",
+    ),
+    Failure.KERBEROS_KEYTAB_NOT_SET: Hint(
+        "SMTP_PROFILE_KERBEROS_PRINCIPAL is set but the service has neither a keytab nor a "
+        "ticket cache for it.",
+        "Set SMTP_PROFILE_KERBEROS_KEYTAB to the principal's keytab (or "
+        "SMTP_PROFILE_KERBEROS_CCACHE to a ticket cache that is kept renewed).",
+    ),
+    Failure.NTLM_USERNAME_NOT_SET: Hint(
+        "SMTP_PROFILE_NTLM_PASSWORD_FILE is set but SMTP_PROFILE_NTLM_USERNAME is not.",
+        "Set SMTP_PROFILE_NTLM_USERNAME to the service account (DOMAIN\\user or user@domain).",
+    ),
+    Failure.NTLM_PASSWORD_FILE_NOT_SET: Hint(
+        "SMTP_PROFILE_NTLM_USERNAME is set but SMTP_PROFILE_NTLM_PASSWORD_FILE is not.",
+        "Set SMTP_PROFILE_NTLM_PASSWORD_FILE to a file, readable only by the service, that "
+        "holds the account's password.",
+    ),
+    Failure.NTLM_PASSWORD_UNREADABLE: Hint(
+        "The service cannot read its NTLM password: the file is missing, unreadable, not "
+        "UTF-8 or empty.",
+        "Check that the file SMTP_PROFILE_NTLM_PASSWORD_FILE names exists, is readable by "
+        "the service's user and holds the password on its first line.",
+    ),
+    Failure.INTEGRATED_HOST_NOT_ALLOWED: Hint(
+        "The operator allows the service's own identity only with the relays listed in "
+        "SMTP_PROFILE_INTEGRATED_RELAY_HOSTS, and Host is not one of them.",
+        "Set Host to one of those relays, or ask the operator to add it to "
+        "SMTP_PROFILE_INTEGRATED_RELAY_HOSTS.",
+    ),
+    Failure.NTLM_CLEARTEXT_REFUSED: Hint(
+        "NTLM would send a password-derived answer without encryption to a host that is not "
+        "this machine, where it could be captured and cracked or relayed.",
+        "Turn UseSSL on (587 with STARTTLS, or 465), use Kerberos, or have the operator set "
+        "SMTP_PROFILE_ALLOW_CLEARTEXT_AUTH on a trusted network.",
+    ),
+    Failure.KERBEROS_UNAVAILABLE: Hint(
+        "This installation has no Kerberos support: the Python package gssapi (or the "
+        "system's libgssapi-krb5) is missing.",
+        "Install gssapi in the service's environment (building it needs libkrb5-dev), or "
+        "use NTLM: set SMTP_PROFILE_NTLM_USERNAME and SMTP_PROFILE_NTLM_PASSWORD_FILE.",
+    ),
+    Failure.KERBEROS_NO_TICKET: Hint(
+        "The service could not get a Kerberos ticket for its own identity: the keytab is "
+        "unreadable or holds no current key for the principal, the KDC does not know or "
+        "refuses the principal, or the ticket cache is empty or expired.",
+        "Check SMTP_PROFILE_KERBEROS_KEYTAB and SMTP_PROFILE_KERBEROS_PRINCIPAL (klist -k "
+        "lists the keytab; export it again after a key change), or renew the ticket in "
+        "SMTP_PROFILE_KERBEROS_CCACHE.",
+    ),
+    Failure.KERBEROS_KDC_UNREACHABLE: Hint(
+        "The service cannot reach a Kerberos KDC for its realm.",
+        "Check that the krb5.conf the service reads (/etc/krb5.conf, or the file in "
+        "KRB5_CONFIG) names the realm's KDCs, and that this machine reaches them (port 88).",
+    ),
+    Failure.KERBEROS_UNKNOWN_RELAY: Hint(
+        "The KDC knows no Kerberos service principal for this relay (smtp/ followed by Host).",
+        "Set Host to the relay's host name as registered in Kerberos, not an IP address or "
+        "alias; the relay's administrator registers smtp/<host name> (the operator can "
+        "change the service part with SMTP_PROFILE_KERBEROS_SERVICE).",
+    ),
+    Failure.KERBEROS_FAILED: Hint(
+        "The Kerberos (GSSAPI) exchange with the relay failed; the error above says why.",
+        "Check this machine's clock (Kerberos allows 5 minutes of difference), that the "
+        "relay's keytab matches its principal, and the KDC's and the relay's logs.",
     ),
     Failure.AUTH_REQUIRED: Hint(
         "The relay requires authentication before it accepts mail.",
@@ -205,6 +297,12 @@ HINTS: dict[Failure, Hint] = {
         "The relay refuses to forward mail to the recipient's domain for this client.",
         "Log in (RelayAuthenticationType 2), or ask the relay's administrator to allow "
         "this host to relay.",
+    ),
+    Failure.RELAY_DENIED_FOR_ACCOUNT: Hint(
+        "The relay accepted the login but does not let this account send to the "
+        "recipient's domain.",
+        "Ask the relay's administrator to allow this account to relay to that domain, or "
+        "use a TestRecipient in a domain the relay delivers.",
     ),
     Failure.RECIPIENT_REFUSED: Hint(
         "The relay refused the recipient address.",
@@ -228,6 +326,10 @@ HINTS: dict[Failure, Hint] = {
     Failure.TIMEOUT: Hint(
         "The relay stopped answering.",
         "Check the relay's load and logs; the operator can raise SMTP_PROFILE_COMMAND_TIMEOUT.",
+    ),
+    Failure.TEST_TIMEOUT: Hint(
+        "The whole test took longer than this server allows.",
+        "Check the relay's load and the network; the operator can raise SMTP_PROFILE_TEST_TIMEOUT.",
     ),
     Failure.PROTOCOL_ERROR: Hint(
         "The server's answer is not valid SMTP.",

@@ -9,6 +9,7 @@ from typing import Any
 
 from smtp_profile.egress import EgressPolicy
 from smtp_profile.mail.diagnosis import Failure, Stage, hint_for
+from smtp_profile.mail.integrated import ServiceIdentity
 from smtp_profile.mail.tlsmode import TlsMode
 from smtp_profile.secret import Secret
 
@@ -30,7 +31,12 @@ class Credentials:
 
 @dataclass(frozen=True, slots=True)
 class Integrated:
-    """Type 1: the service's own identity (configured by the operator, never by a request)."""
+    """Type 1: the service's own identity (configured by the operator, never by a request).
+
+    ``Integrated()`` has no identity configured: the test fails at auth, sending nothing.
+    """
+
+    identity: ServiceIdentity = field(default_factory=ServiceIdentity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from aiosmtplib.typing import Default
 
 from smtp_profile.mail.certprobe import fetch_certificate
 from smtp_profile.mail.diagnosis import Failure, Stage, classify_reply
+from smtp_profile.mail.integrated import IntegratedAuthError, authenticate
 from smtp_profile.mail.plan import (
     Credentials,
     Integrated,
@@ -121,7 +122,9 @@ async def run_test(plan: SendPlan, *, resolver: Resolver = system_resolver) -> T
             outcome = TestOutcome(
                 success=False,
                 stage=session.stage,
-                failure=Failure.TIMEOUT,
+                failure=Failure.NO_GREETING
+                if session.stage is Stage.GREETING
+                else Failure.TEST_TIMEOUT,
                 detail=f"the whole test took longer than {plan.timeouts.total:g} s",
             )
     finally:
@@ -324,11 +327,23 @@ class _Session:
             return
         self.stage = Stage.AUTH
         if isinstance(login, Integrated):
-            raise _Failed(
-                Stage.AUTH,
-                Failure.INTEGRATED_NOT_CONFIGURED,
-                "integrated authentication is not configured on this server",
-            )
+            smtp = self._client()
+            try:
+                await authenticate(
+                    smtp,
+                    login.identity,
+                    host=_bare(self.plan.host),
+                    transcript=self.transcript,
+                    encrypted=smtp.get_transport_info("sslcontext") is not None,
+                    cleartext_allowed=self.plan.allow_cleartext_auth or _is_loopback(self.peer),
+                )
+            except IntegratedAuthError as exc:
+                raise _Failed(Stage.AUTH, exc.failure, exc.detail) from None
+            except aiosmtplib.SMTPResponseException as exc:
+                raise self._reply_failure(Stage.AUTH, exc.code, exc.message) from None
+            except Exception as exc:
+                raise _translate(exc, Stage.AUTH) from None
+            return
         smtp = self._client()
         encrypted = smtp.get_transport_info("sslcontext") is not None
         if not encrypted and not self.plan.allow_cleartext_auth and not _is_loopback(self.peer):
@@ -448,6 +463,8 @@ class _Session:
             failure = Failure.SENDER_REFUSED if stage is Stage.MAIL else failure
         if self._refused_for_want_of_login(stage, code, message, failure):
             failure = Failure.AUTH_REQUIRED
+        if failure is Failure.RELAY_DENIED and self.plan.login is not None:
+            failure = Failure.RELAY_DENIED_FOR_ACCOUNT
         return _Failed(stage, failure, f"the server refused ({code})", code, message)
 
     def _refused_for_want_of_login(
@@ -462,7 +479,13 @@ class _Session:
             and code >= 500
             and "5.7." in message
             and self.smtp is not None
-            and self.smtp.supports_extension("auth")
+            and (
+                self.smtp.supports_extension("auth")
+                or (  # AUTH may be offered only after STARTTLS
+                    self.smtp.get_transport_info("sslcontext") is None
+                    and self.smtp.supports_extension("starttls")
+                )
+            )
         )
 
     def _client(self) -> _RecordingSMTP:
