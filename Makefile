@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: run test test-fast check install bench clean
 
 $(BIN)/smtp-profile: pyproject.toml
-	scripts/install.sh $(PYTHON) $(VENV)
+	scripts/install.sh $(PYTHON) $(VENV) ""
 
 install: $(BIN)/smtp-profile
 
@@ -22,7 +22,8 @@ test-fast:  ## lint, types and the tests that need no system packages
 check: $(BIN)/smtp-profile
 	scripts/test.sh --check-only
 
-bench: $(BIN)/smtp-profile
+bench:
+	scripts/install.sh $(PYTHON) $(VENV) test
 	$(BIN)/python -m bench
 
 clean:

@@ -3,6 +3,7 @@
 set -euo pipefail
 python=${1:-python3}
 venv=${2:-.venv}
+extras=${3:-test}
 
 if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c "import ensurepip" 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -15,5 +16,9 @@ if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c "import ensurepi
 fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e '.[test]'
+if [ -n "$extras" ]; then
+  "$venv/bin/python" -m pip install -q -e ".[$extras]"
+else
+  "$venv/bin/python" -m pip install -q -e .
+fi
 touch "$venv/bin/smtp-profile"

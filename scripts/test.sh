@@ -19,7 +19,16 @@ for arg in "$@"; do
 done
 
 started=$(date +%s)
-scripts/install.sh "${PYTHON:-python3}" .venv
+extras=test
+if [ "$mode" = full ]; then
+  # System packages first: the Kerberos extra compiles against libkrb5-dev.
+  echo "== system packages for the real-server tests"
+  for script in tests/*/install-debian-packages.sh; do
+    [ -f "$script" ] && bash "$script"
+  done
+  extras=test,kerberos
+fi
+scripts/install.sh "${PYTHON:-python3}" .venv "$extras"
 bin=.venv/bin
 
 echo "== lint and types"
@@ -29,12 +38,7 @@ echo "== lint and types"
 [ "$mode" = check ] && exit 0
 
 markers=()
-if [ "$mode" = full ]; then
-  echo "== system packages for the real-server tests"
-  for script in tests/*/install-debian-packages.sh; do
-    [ -f "$script" ] && bash "$script"
-  done
-else
+if [ "$mode" != full ]; then
   markers=(-m "not relay and not postgres and not browser")
 fi
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiosmtplib
 import spnego
@@ -200,14 +200,14 @@ class _Channel:
         self.smtp, self.transcript = smtp, transcript
 
     async def start(self, mechanism: Mechanism) -> None:
-        """``AUTH <mechanism>`` (no initial response: Kerberos tokens can be long); the
-        text of the server's first 334 is not used."""
+        """``AUTH <mechanism>``, without an initial response (Kerberos tokens can be
+        long). The text of the first 334 is not used (Exchange says "NTLM supported")."""
         self.transcript.client(f"AUTH {mechanism}")
         command = (b"AUTH", mechanism.value.encode("ascii"))
-        if await self._reply(await aiosmtplib.SMTP.execute_command(self.smtp, *command)) is None:
-            raise IntegratedAuthError(
-                Failure.PROTOCOL_ERROR, f"the server accepted AUTH {mechanism} without a token"
-            )
+        response = await aiosmtplib.SMTP.execute_command(self.smtp, *command)
+        if response.code != 334:
+            self._refused(response)
+        self.transcript.server(334, REDACTED)
 
     async def send(self, token: bytes) -> bytes | None:
         """One response; the next challenge, or None once the relay said 235."""
@@ -223,13 +223,17 @@ class _Channel:
             try:
                 return base64.b64decode(response.message.strip(), validate=True)
             except (binascii.Error, ValueError):
-                await self.cancel()
                 raise IntegratedAuthError(
                     Failure.PROTOCOL_ERROR, "the server's challenge is not base64"
                 ) from None
-        self.transcript.server(response.code, response.message)
         if response.code == 235:
+            self.transcript.server(response.code, response.message)
             return None
+        self._refused(response)
+
+    def _refused(self, response: aiosmtplib.SMTPResponse) -> NoReturn:
+        """The relay's refusal, for the sender to classify (535 is auth-failed)."""
+        self.transcript.server(response.code, response.message)
         raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
 
     async def cancel(self) -> None:
@@ -243,11 +247,10 @@ class _Channel:
             self.transcript.server(response.code, response.message)
 
 
-async def _finish(channel: _Channel, reply: bytes | None, what: str) -> None:
+def _done(reply: bytes | None, mechanism: Mechanism) -> None:
     if reply is not None:
-        await channel.cancel()
         raise IntegratedAuthError(
-            Failure.PROTOCOL_ERROR, f"the server asked for more after the {what} exchange"
+            Failure.PROTOCOL_ERROR, f"the server asked for more after the {mechanism} exchange"
         )
 
 
@@ -411,11 +414,10 @@ async def _gssapi(channel: _Channel, identity: ServiceIdentity, host: str) -> No
         while challenge is not None and not kerberos.complete:
             challenge = await channel.send(kerberos.step(challenge))
         if challenge is not None:
-            challenge = await channel.send(kerberos.security_layer(challenge))
+            _done(await channel.send(kerberos.security_layer(challenge)), Mechanism.GSSAPI)
     except IntegratedAuthError:
         await channel.cancel()
         raise
-    await _finish(channel, challenge, "GSSAPI")
 
 
 # ----------------------------------------------------------------- NTLM
@@ -452,14 +454,17 @@ async def _ntlm(channel: _Channel, identity: ServiceIdentity, host: str) -> None
     )
     negotiate = context.step() or b""
     await channel.start(Mechanism.NTLM)
-    challenge = await channel.send(negotiate)
-    if challenge is None:
-        return  # a relay that accepts before the challenge: nothing more to prove
     try:
-        authenticate_message = context.step(challenge) or b""
-    except spnego.exceptions.SpnegoError as exc:
+        challenge = await channel.send(negotiate)
+        if challenge is None:
+            return  # a relay that accepts before the challenge: nothing more to prove
+        try:
+            answer = context.step(challenge) or b""
+        except spnego.exceptions.SpnegoError as exc:
+            raise IntegratedAuthError(
+                Failure.PROTOCOL_ERROR, f"the relay's NTLM challenge is invalid ({exc})"
+            ) from None
+        _done(await channel.send(answer), Mechanism.NTLM)
+    except IntegratedAuthError:
         await channel.cancel()
-        raise IntegratedAuthError(
-            Failure.PROTOCOL_ERROR, f"the relay's NTLM challenge is invalid ({exc})"
-        ) from None
-    await _finish(channel, await channel.send(authenticate_message), "NTLM")
+        raise
