@@ -52,3 +52,13 @@ class EgressPolicy:
 
 
 ALLOW_ALL = EgressPolicy(deny=(), allow=(), ports=())
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8 and ::1 (a password to this machine needs no TLS)."""
+    if address is None:
+        return False
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
