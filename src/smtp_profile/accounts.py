@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -23,7 +23,7 @@ from smtp_profile.errors import InvalidField, RateLimited
 from smtp_profile.limits import SlidingWindow
 from smtp_profile.rules import has_control_character
 from smtp_profile.store.database import Database
-from smtp_profile.store.users import find_user
+from smtp_profile.store.users import UserRecord, find_user
 
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
@@ -78,6 +78,23 @@ def login_candidates(login: str) -> list[str]:
     return [name for name in dict.fromkeys(candidates) if name]
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A pair checked against ``password_hash``; trusted until ``expires``."""
+
+    principal: Principal
+    expires: float
+    password_hash: str
+
+
+@dataclass(slots=True)
+class _Flight:
+    """One hash computation that concurrent requests for the same pair wait on."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Principal | None = None
+
+
 class Authenticator:
     """Checks Basic credentials against stored users, with a short in-memory cache."""
 
@@ -89,33 +106,34 @@ class Authenticator:
         clock: Callable[[], float] = time.monotonic,
         failure_limit: int = 0,
         failure_window: float = 300.0,
+        max_parallel_hashes: int = 2,
     ) -> None:
         self._failures = SlidingWindow(limit=failure_limit, window=failure_window, clock=clock)
         self._database = database
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache_key = secrets.token_bytes(32)
-        self._cache: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._inflight: dict[bytes, _Flight] = {}
         self._lock = threading.Lock()
+        # Each argon2 check takes ~64 MiB and a core for ~0.1-0.2 s: bound them.
+        self._hashing = threading.BoundedSemaphore(max_parallel_hashes)
 
     def cached(self, login: str, password: str) -> Principal | None:
         """The principal when this exact pair was verified recently (no hashing)."""
         key = self._key(login, password)
         with self._lock:
             found = self._cache.get(key)
-            if found is None:
+            if found is None or found.expires < self._clock():
                 return None
-            principal, expires = found
-            if expires < self._clock():
-                del self._cache[key]
-                return None
-            return principal
+            return found.principal
 
     def verify(self, login: str, password: str, *, client: str | None = None) -> Principal | None:
         """The slow path: look the user up and check the password hash.
 
         After too many failures for this login from this address, refuses with
         :class:`RateLimited` before hashing anything (no CPU spent on guessing).
+        Concurrent checks of the same pair share one hash computation.
         """
         key = (login.casefold(), client)
         wait = self._failures.retry_after(key)
@@ -124,41 +142,70 @@ class Authenticator:
                 "Too many failed sign-ins for this user from this address; try again later.",
                 retry_after=wait,
             )
-        principal = self._check(login, password)
+        principal = self._single_flight(login, password)
         if principal is None:
             self._failures.add(key)
         else:
             self._failures.clear(key)
         return principal
 
-    def _check(self, login: str, password: str) -> Principal | None:
-        with self._database.read() as connection:
-            record = None
-            for name in login_candidates(login):
-                record = find_user(connection, name)
-                if record is not None:
-                    break
-        stored_hash = record.password_hash if record is not None else _DUMMY_HASH
+    def _single_flight(self, login: str, password: str) -> Principal | None:
+        key = self._key(login, password)
+        with self._lock:
+            flight = self._inflight.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._inflight[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            return flight.result
         try:
-            _HASHER.verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
+            flight.result = self._check(key, login, password)
+        finally:
+            with self._lock:
+                del self._inflight[key]
+            flight.done.set()
+        return flight.result
+
+    def _check(self, key: bytes, login: str, password: str) -> Principal | None:
+        record = self._find(login)
+        with self._lock:
+            stale = self._cache.get(key)
+        if record is not None and stale is not None and stale.password_hash == record.password_hash:
+            # Verified against this very hash before: renewing needs no new hash.
+            principal = Principal(name=record.name, role=Role(record.role))
+            self._remember(key, principal, record.password_hash)
+            return principal
+        stored_hash = record.password_hash if record is not None else _DUMMY_HASH
+        with self._hashing:
+            try:
+                _HASHER.verify(stored_hash, password)
+            except (VerificationError, InvalidHashError):
+                return None
         if record is None:
             return None
         principal = Principal(name=record.name, role=Role(record.role))
-        self._remember(login, password, principal)
+        self._remember(key, principal, record.password_hash)
         return principal
+
+    def _find(self, login: str) -> UserRecord | None:
+        with self._database.read() as connection:
+            for name in login_candidates(login):
+                record = find_user(connection, name)
+                if record is not None:
+                    return record
+        return None
 
     def forget_all(self) -> None:
         with self._lock:
             self._cache.clear()
 
-    def _remember(self, login: str, password: str, principal: Principal) -> None:
+    def _remember(self, key: bytes, principal: Principal, password_hash: str) -> None:
         if self._cache_seconds <= 0:
             return
-        key = self._key(login, password)
+        entry = _Verified(principal, self._clock() + self._cache_seconds, password_hash)
         with self._lock:
-            self._cache[key] = (principal, self._clock() + self._cache_seconds)
+            self._cache[key] = entry
             self._cache.move_to_end(key)
             while len(self._cache) > MAX_CACHED_LOGINS:
                 self._cache.popitem(last=False)

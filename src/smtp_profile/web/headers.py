@@ -8,7 +8,7 @@ challenge instead, so an ended session shows the page's own sign-in.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -49,9 +49,9 @@ class PageHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_headers = Headers(scope=scope)
         page = is_page_path(scope["path"])
-        from_page = "authorization" not in request_headers and "x-csrf-token" in request_headers
+        names = {name for name, _ in scope["headers"]}  # raw, lower-case: cheap on every call
+        from_page = b"authorization" not in names and b"x-csrf-token" in names
         if not page and not from_page:
             await self.app(scope, receive, send)
             return
