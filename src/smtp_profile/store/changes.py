@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -29,18 +30,41 @@ class ChangeProbe(Protocol):
 
 
 class SqliteDataVersion:
+    """``PRAGMA data_version`` tells whether another connection committed.
+
+    A ``stat`` of the database and its WAL file comes first: no commit can happen
+    without touching one of them, and two ``stat`` calls are far cheaper than a query.
+    """
+
     blocking = False
 
     def __init__(self, database_path: str) -> None:
+        self._files = [Path(database_path), Path(database_path + "-wal")]
         self._connection = sqlite3.connect(database_path, check_same_thread=False)
         self._lock = threading.Lock()
+        self._signature = self._stat()
         self._seen = self._read()
+
+    def _stat(self) -> tuple[tuple[int, int], ...]:
+        signature = []
+        for path in self._files:
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                signature.append((0, 0))
+            else:
+                signature.append((info.st_mtime_ns, info.st_size))
+        return tuple(signature)
 
     def _read(self) -> int:
         return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
     def changed(self) -> bool:
+        signature = self._stat()
+        if signature == self._signature:
+            return False
         with self._lock:
+            self._signature = signature
             version = self._read()
             if version == self._seen:
                 return False
