@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -29,11 +30,16 @@ class ChangeProbe(Protocol):
     def close(self) -> None: ...
 
 
+_MTIME_GRANULARITY_NS = 50_000_000
+
+
 class SqliteDataVersion:
     """``PRAGMA data_version`` tells whether another connection committed.
 
     A ``stat`` of the database and its WAL file comes first: no commit can happen
     without touching one of them, and two ``stat`` calls are far cheaper than a query.
+    File times are coarse (a kernel tick), so for a moment after the last write the
+    query runs anyway.
     """
 
     blocking = False
@@ -61,8 +67,9 @@ class SqliteDataVersion:
 
     def changed(self) -> bool:
         signature = self._stat()
-        if signature == self._signature:
-            return False
+        newest = max(mtime for mtime, _ in signature)
+        if signature == self._signature and time.time_ns() - newest > _MTIME_GRANULARITY_NS:
+            return False  # untouched since well before the file clock's granularity
         with self._lock:
             self._signature = signature
             version = self._read()
