@@ -15,6 +15,7 @@ from smtp_profile.api.audit_routes import audit_router
 from smtp_profile.api.denials import record_denial
 from smtp_profile.api.health_routes import health_router
 from smtp_profile.api.observability import Metrics, ObservabilityMiddleware
+from smtp_profile.api.openapi import complete_document
 from smtp_profile.api.paths import CaseInsensitivePaths
 from smtp_profile.api.responses import error_response
 from smtp_profile.api.smtp_routes import smtp_router
@@ -49,9 +50,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_web(app, runtime)
     app.include_router(health_router(runtime, metrics))
     _install_error_handlers(app)
+    app.openapi_schema = complete_document(app.openapi())
     app.add_middleware(CaseInsensitivePaths, canonical=list(app.openapi()["paths"]))
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the document lists for ``path`` (routes may sit in several routers)."""
+    operations = app.openapi().get("paths", {}).get(path, {})
+    return sorted(method.upper() for method in operations) or ["GET"]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -60,14 +68,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         await record_denial(request, exc)
         return error_response(exc)
 
-    async def http_error(_request: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
             return error_response(NotFound("No such resource."))
         if exc.status_code == 405:
-            response = error_response(MethodNotAllowed("This method is not allowed here."))
-            if exc.headers and "Allow" in exc.headers:
-                response.headers["Allow"] = exc.headers["Allow"]
+            allowed = _allowed_methods(request.app, request.url.path)
+            response = error_response(
+                MethodNotAllowed(f"This method is not allowed here; use {', '.join(allowed)}.")
+            )
+            response.headers["Allow"] = ", ".join(allowed)
             return response
         return error_response(MalformedBody(str(exc.detail)))
 
