@@ -18,6 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from smtp_profile.profile import ProfileSettings, profile_view
+from smtp_profile.secret_plan import StoredSecrets
+from smtp_profile.secretref import SecretRef
 
 GENESIS = "0" * 64
 PASSWORD_FIELD = "RelayPassword"  # noqa: S105 - a field name, not a secret
@@ -78,26 +80,75 @@ class AuditRecord:
 
 
 def diff_settings(
-    before: ProfileSettings,
-    after: ProfileSettings,
+    before: StoredSecrets,
+    after: StoredSecrets,
     *,
-    password_before: bool,
-    password_after: bool,
     password_replaced: bool,
+    client_secret_replaced: bool = False,
 ) -> tuple[Change, ...]:
-    """Field-by-field changes; the password appears only as "changed" or "removed"."""
-    old = profile_view(before, has_password=False)
-    new = profile_view(after, has_password=False)
-    changes = [
-        Change(name, old[name], new[name])
-        for name in old
-        if name not in ("Id", "HasPassword") and old[name] != new[name]
-    ]
-    if password_replaced:
-        changes.append(Change(PASSWORD_FIELD, "set" if password_before else None, "changed"))
-    elif password_before and not password_after:
-        changes.append(Change(PASSWORD_FIELD, "set", "removed"))
+    """Field-by-field changes. Secret values appear only as "set", "changed" or
+    "removed"; a reference shows its provider and parameters (they are not secret). The
+    user name shows as version 1 shows it (its value, or the reference)."""
+    old, new = _plain(before.settings), _plain(after.settings)
+    changes = [Change(name, old[name], new[name]) for name in old if old[name] != new[name]]
+    b, a = before.settings, after.settings
+    for change in (
+        _secret_change(
+            PASSWORD_FIELD,
+            (b.password_ref, before.has_password),
+            (a.password_ref, after.has_password),
+            replaced=password_replaced,
+        ),
+        _secret_change(
+            "ClientId",
+            (b.client_id_ref, b.client_id is not None),
+            (a.client_id_ref, a.client_id is not None),
+            replaced=a.client_id is not None and a.client_id != b.client_id,
+        ),
+        _secret_change(
+            "ClientSecret",
+            (b.client_secret_ref, before.has_client_secret),
+            (a.client_secret_ref, after.has_client_secret),
+            replaced=client_secret_replaced,
+        ),
+    ):
+        if change is not None:
+            changes.append(change)
     return tuple(changes)
+
+
+def _plain(settings: ProfileSettings) -> dict[str, Any]:
+    view = profile_view(settings, has_password=False)
+    for name in ("Id", "HasPassword"):
+        view.pop(name)
+    if settings.username_ref is not None:
+        view["RelayUsername"] = settings.username_ref.as_json()
+    view.update(
+        TokenEndpoint=settings.token_endpoint, Scope=settings.scope, Audience=settings.audience
+    )
+    return view
+
+
+def _secret_change(
+    name: str,
+    before: tuple[SecretRef | None, bool],
+    after: tuple[SecretRef | None, bool],
+    *,
+    replaced: bool,
+) -> Change | None:
+    old = _secret_state(*before)
+    if replaced:
+        return Change(name, old, "changed")
+    new = _secret_state(*after)
+    if old == new:
+        return None
+    return Change(name, old, new if new is not None else "removed")
+
+
+def _secret_state(ref: SecretRef | None, has_value: bool) -> Any:
+    if ref is not None:
+        return ref.as_json()
+    return "set" if has_value else None
 
 
 def canonical_bytes(entry: AuditEntry) -> bytes:

@@ -1,8 +1,9 @@
 """Export and import of the profile and the audit trail.
 
-Secrets stay encrypted in the file (they need the same key file to be used), or
-the relay password is left out on request. The audit trail is copied with its
-hashes and its encrypted chain key, so ``audit verify`` holds after a restore.
+Secrets stay encrypted in the file (they need the same key file to be used), or the
+stored secret values (relay password, OAuth client secret) are left out on request.
+The audit trail is copied with its hashes and its encrypted chain key, so
+``audit verify`` holds after a restore.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from smtp_profile.audit_trail import AUDIT_KEY_NAME, decrypt_audit_key
 from smtp_profile.errors import ConfigurationError, SecretUnreadable
 from smtp_profile.runtime import Runtime
 from smtp_profile.store.meta import read_value
+from smtp_profile.store.profiles import SECRET_COLUMNS
 from smtp_profile.store.schema import audit_head, audit_log, meta, profile
 
 FORMAT = "smtp-profile-backup"
@@ -54,7 +56,8 @@ def export_backup(runtime: Runtime, *, include_secrets: bool = True) -> dict[str
         }
     if not include_secrets:
         for row in rows["profile"]:
-            row["relay_password"] = None
+            for column in SECRET_COLUMNS:
+                row[column] = None
     return {
         "Format": FORMAT,
         "Version": VERSION,
@@ -110,7 +113,12 @@ def import_backup(runtime: Runtime, document: dict[str, Any], *, actor: str) -> 
 
 
 def _check_secrets_readable(runtime: Runtime, tables: dict[str, list[dict[str, Any]]]) -> None:
-    tokens = [row["relay_password"] for row in tables.get("profile", []) if row["relay_password"]]
+    tokens = [
+        row[column]
+        for row in tables.get("profile", [])
+        for column in SECRET_COLUMNS
+        if row.get(column)
+    ]
     tokens += [row["value"] for row in tables.get("meta", []) if row["name"] == AUDIT_KEY_NAME]
     try:
         for token in tokens:

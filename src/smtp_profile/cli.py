@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import json
 import sys
@@ -79,8 +80,13 @@ def serve(host: str | None, port: int | None) -> None:
                 err=True,
             )
         click.echo(f"smtp-profile listening on http://{settings.host}:{settings.port}/", err=True)
+        app = create_app(runtime)
+        # Everything built so far lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise stall requests for tens of ms.
+        gc.collect()
+        gc.freeze()
         uvicorn.run(
-            create_app(runtime),
+            app,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
@@ -138,10 +144,19 @@ def users_remove(name: str) -> None:
 
 
 @main.command()
-def show() -> None:
-    """Print the stored profile (never the password) as JSON."""
+@click.option(
+    "--api-version",
+    type=click.Choice(["1", "2"]),
+    default=None,
+    help="Show the profile as this API version does (2: secret objects, OAuth fields). "
+    "Default: the oldest version that shows it completely (2 for OAuth or references).",
+)
+def show(api_version: str | None) -> None:
+    """Print the stored profile (never a secret value) as JSON."""
     with _runtime() as runtime:
-        click.echo(json.dumps(runtime.service.reload().view(), indent=2, ensure_ascii=False))
+        snapshot = runtime.service.reload()
+        version = int(api_version) if api_version else snapshot.minimum_version
+        click.echo(json.dumps(snapshot.view(version), indent=2, ensure_ascii=False))
 
 
 @main.command()
@@ -263,7 +278,11 @@ def keys_retire() -> None:
 
 
 @main.command("export")
-@click.option("--without-password", is_flag=True, help="Leave the relay password out.")
+@click.option(
+    "--without-password",
+    is_flag=True,
+    help="Leave the stored secret values out (relay password, OAuth client secret).",
+)
 def export_command(without_password: bool) -> None:
     """Write the profile and audit trail as JSON on standard output (secrets encrypted)."""
     with _runtime() as runtime:

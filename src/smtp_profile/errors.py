@@ -55,10 +55,17 @@ class InvalidField(ServiceError):
 
 
 class StoredPasswordNotReusable(InvalidField):
-    """A PUT/Test left the password out but the destination changed (spec §5)."""
+    """A PUT/Test left a secret out but none is stored, or the destination changed (spec §5).
 
-    def __init__(self, message: str) -> None:
-        super().__init__("RelayPassword", "required", message)
+    ``field`` is ``RelayPassword`` in version 1; in version 2 also ``RelayUsername``,
+    ``ClientId`` or ``ClientSecret``.
+    """
+
+    def __init__(self, message: str, field: str = "RelayPassword") -> None:
+        super().__init__(field, "required", message)
+
+
+StoredSecretNotReusable = StoredPasswordNotReusable
 
 
 class AuthenticationRequired(ServiceError):
@@ -120,6 +127,10 @@ FIELD_RULE_CODES: dict[str, str] = {
     "control": "0xA0100014",
     "length": "0xA0100015",
     "value": "0xA0100016",
+    # Secret references (API version 2): the Provider, what it may read, whether it reads.
+    "provider": "0xA0100017",
+    "reference": "0xA0100018",
+    "unresolvable": "0xA0100019",
 }
 
 CATALOGUE: dict[type[ServiceError], ErrorEntry] = {
@@ -167,4 +178,5 @@ STAGE_CODES: dict[str, str] = {
     "data": "0xA0400009",
     "quit": "0xA040000A",
     "timeout": "0xA040000B",
+    "token": "0xA040000C",
 }

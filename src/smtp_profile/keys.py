@@ -16,7 +16,7 @@ from smtp_profile.crypto import SecretBox, generate_key, read_keys, write_keys
 from smtp_profile.errors import ConfigurationError, SecretUnreadable
 from smtp_profile.runtime import Runtime
 from smtp_profile.store.meta import read_value, write_value
-from smtp_profile.store.profiles import load_profile, replace_password_token
+from smtp_profile.store.profiles import load_profile, replace_secret_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +33,13 @@ def rotate_keys(runtime: Runtime, *, actor: str) -> RotationReport:
     count = 0
     with runtime.database.write() as connection:
         stored = load_profile(connection, for_update=True)
-        if stored.password_token is not None:
-            replace_password_token(connection, box.rotate(stored.password_token))
-            count += 1
+        for column, token in (
+            ("relay_password", stored.password_token),
+            ("client_secret", stored.client_secret_token),
+        ):
+            if token is not None:
+                replace_secret_token(connection, column, box.rotate(token))
+                count += 1
         audit_token = read_value(connection, AUDIT_KEY_NAME)
         if audit_token is not None:
             write_value(connection, AUDIT_KEY_NAME, box.rotate(audit_token))
@@ -59,7 +63,7 @@ def retire_old_keys(runtime: Runtime) -> int:
     keys = read_keys(key_file)
     primary_only = SecretBox(keys[:1])
     with runtime.database.read() as connection:
-        tokens = [load_profile(connection).password_token, read_value(connection, AUDIT_KEY_NAME)]
+        tokens = [*load_profile(connection).tokens(), read_value(connection, AUDIT_KEY_NAME)]
     try:
         for token in tokens:
             if token is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 import idna
 from email_validator import EmailNotValidError
@@ -210,3 +211,71 @@ def check_password(field: str, password: str) -> str:
             field, "length", f"{field} must be at most {MAX_PASSWORD_LENGTH} characters."
         )
     return password
+
+
+MAX_ENDPOINT_LENGTH = 2048
+MAX_OAUTH_TEXT_LENGTH = 1024
+
+
+def check_text_line(field: str, value: str, *, max_length: int = MAX_OAUTH_TEXT_LENGTH) -> str:
+    """One line of text without control characters, of at most ``max_length``."""
+    reject_control_characters(field, value)
+    if len(value) > max_length:
+        raise InvalidField(field, "length", f"{field} must be at most {max_length} characters.")
+    return value
+
+
+def check_identifier(field: str, value: str) -> str:
+    """A user name or client ID: one line, no spaces at the ends, at most 256 characters."""
+    check_text_line(field, value, max_length=MAX_USERNAME_LENGTH)
+    if value != value.strip():
+        raise InvalidField(field, "format", f"{field} must not start or end with a space.")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP literal (no name resolution)."""
+    host = connect_address(host).rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token_endpoint(field: str, url: str) -> str:
+    """An absolute https URL (http only to this machine), no user info, no fragment."""
+    check_text_line(field, url, max_length=MAX_ENDPOINT_LENGTH)
+    if any(ch.isspace() for ch in url):
+        raise InvalidField(field, "format", f"{field} must be a URL without spaces.")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise InvalidField(field, "format", f"{field} has an invalid port.") from None
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in ("https", "http") or not host:
+        raise InvalidField(field, "format", f"{field} must be an absolute https:// URL.")
+    if "@" in parts.netloc:
+        raise InvalidField(field, "format", f"{field} must not contain a user name or password.")
+    if parts.fragment:
+        raise InvalidField(field, "format", f"{field} must not contain a #fragment.")
+    if not (_is_ip_literal(host) or _is_dns_name(host)):
+        raise InvalidField(field, "format", f"{field} must name a DNS host or an IP address.")
+    if parts.scheme.lower() == "http" and not is_loopback_host(host):
+        raise InvalidField(
+            field,
+            "format",
+            f"{field} must use https (http only to this machine: localhost, 127.0.0.1 or ::1).",
+        )
+    return url
+
+
+def endpoint_identity(url: str | None) -> str:
+    """A token endpoint as compared for the stored-secret rule: scheme and host in lower
+    case, the rest as given."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()

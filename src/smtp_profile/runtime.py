@@ -64,7 +64,7 @@ def open_runtime(settings: Settings, *, resolver: Resolver = system_resolver) ->
 def _keys(settings: Settings, database: Database) -> list[bytes]:
     key_file = settings.resolved_key_file
     with database.read() as connection:
-        has_secret = load_profile(connection).has_password or (
+        has_secret = bool(load_profile(connection).tokens()) or (
             read_value(connection, AUDIT_KEY_NAME) is not None
         )
     if has_secret and not key_file.exists():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from smtp_profile.accounts import Principal
@@ -16,60 +15,31 @@ from smtp_profile.audit import Operation, diff_settings
 from smtp_profile.audit_trail import AuditTrail
 from smtp_profile.crypto import SecretBox
 from smtp_profile.errors import PreconditionFailed
-from smtp_profile.mail.integrated import ServiceIdentity
+from smtp_profile.logins import Logins
+from smtp_profile.mail.diagnosis import Stage
 from smtp_profile.mail.message import build_test_message, needs_smtputf8
 from smtp_profile.mail.plan import (
-    Credentials,
-    Integrated,
+    Login,
     QuitAfter,
     SendPlan,
     TestOutcome,
     Timeouts,
     TlsPolicy,
 )
-from smtp_profile.mail.sender import Resolver, run_test, system_resolver
+from smtp_profile.mail.sender import Resolver, failed_before_start, run_test, system_resolver
 from smtp_profile.mail.tlsmode import choose_tls_mode
-from smtp_profile.profile import (
-    AuthType,
-    ProfileRequest,
-    ProfileSettings,
-    TestRequest,
-    plan_password,
-    profile_view,
-)
+from smtp_profile.oauth.cache import TokenCache
+from smtp_profile.profile import ProfileRequest, TestRequest
 from smtp_profile.secret import Secret
+from smtp_profile.secret_plan import plan_secrets
+from smtp_profile.secret_policy import SecretProblem
 from smtp_profile.settings import Settings
+from smtp_profile.snapshot import ProfileSnapshot, etag_matches, snapshot_of
 from smtp_profile.store.changes import ChangeProbe
 from smtp_profile.store.database import Database
-from smtp_profile.store.profiles import StoredProfile, load_profile, save_profile
+from smtp_profile.store.profiles import load_profile, save_profile
 
-
-@dataclass(frozen=True, slots=True)
-class ProfileSnapshot:
-    """The profile as clients see it, with the version that makes its ETag."""
-
-    settings: ProfileSettings
-    has_password: bool
-    revision: int
-
-    @property
-    def etag(self) -> str:
-        return f'"r{self.revision}"'
-
-    def view(self) -> dict[str, object]:
-        return profile_view(self.settings, has_password=self.has_password)
-
-
-def _snapshot(stored: StoredProfile) -> ProfileSnapshot:
-    return ProfileSnapshot(
-        settings=stored.settings, has_password=stored.has_password, revision=stored.revision
-    )
-
-
-def etag_matches(if_match: str, etag: str) -> bool:
-    """RFC 9110 If-Match: ``*`` or any listed (strong) tag."""
-    tags = [tag.strip() for tag in if_match.split(",")]
-    return "*" in tags or etag in tags
+__all__ = ["ProfileService", "ProfileSnapshot", "etag_matches"]
 
 
 class ProfileService:
@@ -81,6 +51,7 @@ class ProfileService:
         settings: Settings,
         trail: AuditTrail,
         resolver: Resolver = system_resolver,
+        tokens: TokenCache | None = None,
     ) -> None:
         self._trail = trail
         self._database = database
@@ -90,6 +61,9 @@ class ProfileService:
         self._lock = threading.Lock()
         self._snapshot: ProfileSnapshot | None = None
         self._probe: ChangeProbe | None = None
+        self.logins = Logins(
+            box=box, settings=settings, resolver=resolver, tokens=tokens or TokenCache()
+        )
 
     def watch(self, probe: ChangeProbe) -> None:
         """Serve reads from memory, re-reading when ``probe`` reports a change."""
@@ -123,7 +97,7 @@ class ProfileService:
     def reload(self) -> ProfileSnapshot:
         with self._database.read() as connection:
             stored = load_profile(connection)
-        snapshot = _snapshot(stored)
+        snapshot = snapshot_of(stored)
         with self._lock:
             self._snapshot = snapshot
         return snapshot
@@ -132,8 +106,8 @@ class ProfileService:
         """Fail at startup (not at the first Test) when the key cannot read the secret."""
         with self._database.read() as connection:
             stored = load_profile(connection)
-        if stored.password_token is not None:
-            self._box.decrypt(stored.password_token)
+        for token in stored.tokens():
+            self._box.decrypt(token)
 
     def replace(
         self,
@@ -144,36 +118,34 @@ class ProfileService:
         if_match: str | None = None,
     ) -> ProfileSnapshot:
         """Full replacement and its audit record in one transaction; a stale
-        ``If-Match`` changes nothing."""
+        ``If-Match`` changes nothing. References the request gives are read once first
+        (outside the transaction: a command may take a while); a bad one is a 400."""
+        self.logins.check_references(request)
         with self._database.write() as connection:
             previous = load_profile(connection, for_update=True)
-            if if_match is not None and not etag_matches(if_match, _snapshot(previous).etag):
+            if if_match is not None and not etag_matches(if_match, snapshot_of(previous).etag):
                 raise PreconditionFailed(
                     "The profile was changed by someone else since you read it "
-                    f"(now {_snapshot(previous).etag}); reload it and apply your change again."
+                    f"(now {snapshot_of(previous).etag}); reload it and apply your change again."
                 )
-            plan = plan_password(
-                request, previous.settings, has_stored_password=previous.has_password
-            )
-            if plan.keep_stored:
-                token = previous.password_token
-            elif plan.new_password is not None:
-                token = self._box.encrypt(plan.new_password)
-            else:
-                token = None
+            plan = plan_secrets(request, previous.secrets)
             stored = save_profile(
                 connection,
                 previous=previous,
-                settings=request.settings,
-                password_token=token,
+                settings=plan.settings,
+                password_token=self._token(
+                    plan.password, previous.password_token, keep=plan.keep_password
+                ),
+                client_secret_token=self._token(
+                    plan.client_secret, previous.client_secret_token, keep=plan.keep_client_secret
+                ),
                 actor=actor.name,
             )
             changes = diff_settings(
-                previous.settings,
-                stored.settings,
-                password_before=previous.has_password,
-                password_after=stored.has_password,
-                password_replaced=plan.new_password is not None,
+                previous.secrets,
+                stored.secrets,
+                password_replaced=plan.password is not None,
+                client_secret_replaced=plan.client_secret is not None,
             )
             self._trail.append(
                 connection,
@@ -186,7 +158,7 @@ class ProfileService:
                     detail=f"revision {stored.revision}",
                 ),
             )
-        snapshot = _snapshot(stored)
+        snapshot = snapshot_of(stored)
         with self._lock:
             if self._snapshot is None or self._snapshot.revision < snapshot.revision:
                 self._snapshot = snapshot
@@ -202,9 +174,13 @@ class ProfileService:
     ) -> TestOutcome:
         """Send a real test message with the request's settings (nothing is stored),
         and record the attempt in the audit trail."""
-        login = await asyncio.to_thread(self._login_for, request.profile)
-        plan = self.build_plan(request, login=login, quit_after=quit_after)
-        outcome = await run_test(plan, resolver=self._resolver)
+        try:
+            login = await asyncio.to_thread(self._login_for, request.profile)
+        except SecretProblem as problem:
+            outcome = failed_before_start(Stage.CONFIG, problem.failure, problem.message)
+        else:
+            plan = self.build_plan(request, login=login, quit_after=quit_after)
+            outcome = await run_test(plan, resolver=self._resolver)
         settings = request.profile.settings
         entry = self._trail.entry(
             user=actor.name,
@@ -227,29 +203,28 @@ class ProfileService:
             recipient=recipient,
         )
 
-    def _login_for(self, request: ProfileRequest) -> Credentials | Integrated | None:
-        settings = request.settings
-        if settings.auth_type is AuthType.ANONYMOUS:
-            return None
-        if settings.auth_type is AuthType.INTEGRATED:
-            return Integrated(identity=ServiceIdentity.from_settings(self._settings))
-        assert settings.username is not None
+    def _token(self, new: Secret | None, stored: bytes | None, *, keep: bool) -> bytes | None:
+        if new is not None:
+            return self._box.encrypt(new)
+        return stored if keep else None
+
+    def _login_for(self, request: ProfileRequest) -> Login | None:
+        """The Test's login: given secrets, stored ones the rule lets it keep (400
+        otherwise), references read now (:class:`SecretProblem` when they cannot be)."""
         with self._database.read() as connection:
             stored = load_profile(connection)
-        plan = plan_password(request, stored.settings, has_stored_password=stored.has_password)
-        password: Secret
-        if plan.new_password is not None:
-            password = plan.new_password
-        else:
-            assert stored.password_token is not None
-            password = self._box.decrypt(stored.password_token)
-        return Credentials(username=settings.username, password=password)
+        plan = plan_secrets(request, stored.secrets)
+        return self.logins.login(
+            plan,
+            password_token=stored.password_token,
+            client_secret_token=stored.client_secret_token,
+        )
 
     def build_plan(
         self,
         request: TestRequest,
         *,
-        login: Credentials | Integrated | None,
+        login: Login | None,
         quit_after: QuitAfter | None = None,
     ) -> SendPlan:
         settings = request.profile.settings

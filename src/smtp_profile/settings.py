@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,6 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smtp_profile.egress import DEFAULT_DENY, EgressPolicy, parse_networks
 from smtp_profile.errors import ConfigurationError
+from smtp_profile.secret_policy import OWN_PREFIX, SecretPolicy
+
+_VARIABLE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\*?$")
+_COMMAND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class Settings(BaseSettings):
@@ -125,6 +130,65 @@ class Settings(BaseSettings):
         "logs in to.",
     )
 
+    # Secret references (API version 2): what a request may make the service read.
+    secret_env_allow: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Environment variables a secret may come from (comma list of names, or "
+        "prefixes ending in '*'); empty: the environment provider is off.",
+    )
+    secret_file_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description="Directories a secret file may be in (comma list of absolute paths; "
+        "symbolic links are resolved); empty: the file provider is off.",
+    )
+    secret_commands: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description='Commands a secret may come from, as JSON {"name": ["/path/cmd", "arg"]}; '
+        "a request picks a name, never an argv; empty: the command provider is off.",
+    )
+    secret_command_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a secret command may run."
+    )
+    secret_max_bytes: int = Field(
+        16384, ge=64, le=1 << 20, description="Largest secret file or command output, bytes."
+    )
+
+    @field_validator("secret_env_allow", mode="before")
+    @classmethod
+    def _split_variables(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple | set | frozenset):
+            for entry in value:
+                if not _VARIABLE_PATTERN.match(str(entry)):
+                    raise ValueError(f"{entry!r} is not a variable name or a prefix ending in '*'")
+                if str(entry).upper().startswith(OWN_PREFIX):
+                    raise ValueError(f"{entry!r}: the service's own settings are never secrets")
+            return frozenset(str(entry) for entry in value)
+        return value
+
+    @field_validator("secret_file_dirs", mode="before")
+    @classmethod
+    def _split_directories(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for entry in value:
+                if not Path(entry).is_absolute():
+                    raise ValueError(f"{entry!r} is not an absolute directory")
+            return tuple(Path(entry) for entry in value)
+        return value
+
+    @field_validator("secret_commands")
+    @classmethod
+    def _check_commands(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, argv in value.items():
+            if not _COMMAND_NAME.match(name):
+                raise ValueError(f"{name!r} is not a command name (letters, digits, . _ -)")
+            if not argv or not all(argv):
+                raise ValueError(f"the command {name!r} needs a non-empty argv list")
+        return value
+
     @field_validator("egress_deny", "egress_allow", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
@@ -180,6 +244,16 @@ class Settings(BaseSettings):
             deny=parse_networks(self.egress_deny),
             allow=parse_networks(self.egress_allow),
             ports=self.egress_ports,
+        )
+
+    @property
+    def secret_policy(self) -> SecretPolicy:
+        return SecretPolicy(
+            env_allow=self.secret_env_allow,
+            file_dirs=tuple(str(directory) for directory in self.secret_file_dirs),
+            commands=dict(self.secret_commands),
+            command_timeout=self.secret_command_timeout,
+            max_bytes=self.secret_max_bytes,
         )
 
     @property

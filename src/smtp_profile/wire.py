@@ -2,17 +2,35 @@
 
 Pure: takes the content type and the raw bytes, returns a mapping. Property
 names match case-insensitively; unknown ones are dropped; one given twice is
-an error, whatever the case.
+an error, whatever the case. Nested JSON objects (the secret objects of API
+version 2) are :class:`JsonObject` values that keep their members in order, so
+the same rules apply inside them (:func:`members`). In a form body a nested
+member is written with dots: ``RelayPassword.Provider=file``,
+``RelayPassword.Parameters.Path=/run/secrets/smtp`` (``nested=True``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from urllib.parse import parse_qsl
 
 from smtp_profile.errors import DuplicateProperty, MalformedBody, UnsupportedMediaType
+
+
+class JsonObject(dict[str, object]):
+    """A decoded object that also remembers its members as given (duplicates included)."""
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
+def members(value: Mapping[str, object], known: Sequence[str]) -> dict[str, object]:
+    """The ``known`` members of a nested object under their canonical names."""
+    pairs = value.pairs if isinstance(value, JsonObject) else list(value.items())
+    return canonical_fields(pairs, known)
 
 
 class BodyKind(Enum):
@@ -41,13 +59,26 @@ def body_kind(content_type: str | None, *, allow_form: bool) -> BodyKind:
 
 
 def decode_body(
-    content_type: str | None, body: bytes, *, known: Sequence[str], allow_form: bool = True
+    content_type: str | None,
+    body: bytes,
+    *,
+    known: Sequence[str],
+    allow_form: bool = True,
+    nested: bool = False,
 ) -> dict[str, object]:
-    """Decode ``body`` and keep the ``known`` properties under their canonical names."""
+    """Decode ``body`` and keep the ``known`` properties under their canonical names.
+
+    ``nested``: dotted form names build nested objects (API version 2).
+    """
     kind = body_kind(content_type, allow_form=allow_form)
     if not body.strip():
         raise MalformedBody("The request body is empty; send a JSON object.")
-    pairs = _json_pairs(body) if kind is BodyKind.JSON else _form_pairs(body)
+    if kind is BodyKind.JSON:
+        pairs = _json_pairs(body)
+    else:
+        pairs = _form_pairs(body)
+        if nested:
+            pairs = _nest(pairs)
     return canonical_fields(pairs, known)
 
 
@@ -76,7 +107,7 @@ def _json_pairs(body: bytes) -> list[tuple[str, object]]:
     def keep_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
         nonlocal top
         top = pairs  # the outermost object is decoded last
-        return dict(pairs)
+        return JsonObject(pairs)
 
     try:
         text = body.decode("utf-8-sig")
@@ -99,6 +130,28 @@ def _form_pairs(body: bytes) -> list[tuple[str, object]]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedBody(f"The request body is not valid form encoding: {_short(exc)}") from None
     return [(key, value) for key, value in pairs]
+
+
+def _nest(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """``A.B.C=v`` form fields into nested :class:`JsonObject` values (``A: {B: {C: v}}``).
+
+    A plain ``A=v`` next to dotted ``A.B`` fields is refused as a duplicate.
+    """
+    top: list[tuple[str, object]] = []
+    groups: dict[str, list[tuple[str, object]]] = {}
+    for key, value in pairs:
+        head, dot, rest = key.partition(".")
+        if not dot or not head or not rest:
+            top.append((key, value))
+            continue
+        folded = head.casefold()
+        if folded not in groups:
+            groups[folded] = []
+            top.append((head, groups[folded]))
+        groups[folded].append((rest, value))
+    return [
+        (key, JsonObject(_nest(value)) if isinstance(value, list) else value) for key, value in top
+    ]
 
 
 def _short(exc: Exception) -> str:

@@ -357,12 +357,6 @@ async def test_kill_during_put_storm_postgres(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    reason="BUG: concurrent first PUTs on an empty PostgreSQL database: SELECT ... FOR UPDATE "
-    "finds no row to lock, every transaction INSERTs revision 1, and all but one answer 500 "
-    "(UniqueViolation on profile_pkey)",
-    strict=True,
-)
 async def test_concurrent_first_puts_on_postgres(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from smtp_profile.errors import (
 )
 from smtp_profile.web.sessions import COOKIE_NAME, Session, sessions_of
 
-SUPPORTED_VERSIONS = {"1": 1, "1.0": 1}
+SUPPORTED_VERSIONS = {"1": 1, "1.0": 1, "2": 2, "2.0": 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -116,7 +116,7 @@ def check_api_headers(request: Request) -> int:
     version = request.headers.get("x-keyfactor-api-version", "1").strip()
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedApiVersion(
-            f"X-Keyfactor-Api-Version {version!r} is not supported; this server speaks 1."
+            f"X-Keyfactor-Api-Version {version!r} is not supported; this server speaks 1 and 2."
         )
     return SUPPORTED_VERSIONS[version]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from smtp_profile.errors import STAGE_CODES
 from smtp_profile.mail.plan import TestOutcome
-from smtp_profile.profile import TestRequest, profile_view
+from smtp_profile.profile import ProfileRequest, TestRequest, profile_view
 
 
 def diagnosis(outcome: TestOutcome) -> dict[str, Any]:
@@ -25,14 +26,23 @@ def diagnosis(outcome: TestOutcome) -> dict[str, Any]:
     }
 
 
-def test_result_body(request: TestRequest, outcome: TestOutcome) -> dict[str, Any]:
-    """Success: the echo plus the diagnosis. Failure: the error body plus the diagnosis."""
+def echo_v1(request: ProfileRequest) -> dict[str, Any]:
+    echo = profile_view(request.settings, has_password=False)
+    echo.pop("HasPassword")
+    return echo
+
+
+def test_result_body(
+    request: TestRequest,
+    outcome: TestOutcome,
+    echo: Callable[[ProfileRequest], dict[str, Any]] = echo_v1,
+) -> dict[str, Any]:
+    """Success: the echo (of the request's API version) plus the diagnosis. Failure: the
+    error body plus the diagnosis (the same in every version)."""
     if not outcome.success:
         return {
             "ErrorCode": STAGE_CODES[str(outcome.stage)],
             "Message": outcome.summary(),
             **diagnosis(outcome),
         }
-    echo = profile_view(request.profile.settings, has_password=False)
-    echo.pop("HasPassword")
-    return {**echo, "TestRecipient": request.recipient, **diagnosis(outcome)}
+    return {**echo(request.profile), "TestRecipient": request.recipient, **diagnosis(outcome)}

@@ -57,6 +57,36 @@ class ProfileOut(BaseModel):
     HasPassword: bool = Field(description="Whether a relay password is stored (never the value).")
 
 
+class SecretOut(BaseModel):
+    """API version 2: a secret as shown, never its value; null when none is configured."""
+
+    SecretValue: None = Field(None, description="Never returned.")
+    Provider: int | str | None = Field(
+        description="1 environment, 2 file, 3 command; null: stored."
+    )
+    Parameters: dict[str, str] | None
+
+
+class ProfileOutV2(BaseModel):
+    """API version 2 (X-Keyfactor-Api-Version: 2)."""
+
+    Id: int
+    Host: str | None
+    Port: int
+    RelayAuthenticationType: int = Field(description="0-2 as in version 1, 3 OAuth 2.0.")
+    RelayUsername: SecretOut | None
+    RelayPassword: SecretOut | None
+    ClientId: SecretOut | None
+    ClientSecret: SecretOut | None
+    TokenEndpoint: str | None
+    Scope: str | None
+    Audience: str | None
+    SenderAccount: str | None
+    SenderName: str | None
+    UseSSL: bool
+    HasPassword: bool = Field(description="Whether a password is stored or referenced.")
+
+
 class TlsOut(BaseModel):
     Version: str | None
     Cipher: str | None
@@ -93,6 +123,24 @@ class TestOut(Diagnosis):
     TestRecipient: str
 
 
+class TestOutV2(Diagnosis):
+    Id: int
+    Host: str | None
+    Port: int
+    RelayAuthenticationType: int
+    RelayUsername: SecretOut | None
+    RelayPassword: SecretOut | None
+    ClientId: SecretOut | None
+    ClientSecret: SecretOut | None
+    TokenEndpoint: str | None
+    Scope: str | None
+    Audience: str | None
+    SenderAccount: str | None
+    SenderName: str | None
+    UseSSL: bool
+    TestRecipient: str
+
+
 class ErrorOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -105,11 +153,55 @@ class TestErrorOut(Diagnosis):
     Message: str
 
 
+SECRET_IN: dict[str, Any] = {
+    "description": "API version 2 secret: the value, or a reference the operator allows "
+    "(Provider 1 environment variable {Name}, 2 file {Path}, 3 command {Name}). A string "
+    "is short for {SecretValue: string}. Left out: a stored one may be kept (spec §5). "
+    "Form bodies write members with dots: RelayPassword.Provider=2.",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "null"},
+        {
+            "type": "object",
+            "properties": {
+                "SecretValue": {"type": ["string", "null"]},
+                "Provider": {"type": ["integer", "string", "null"]},
+                "Parameters": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        },
+    ],
+}
+_V2_TEXT = {"type": ["string", "null"]}
+
+
+def version_2(schema: dict[str, Any]) -> dict[str, Any]:
+    """The version 2 form of a version 1 body schema: secret objects and OAuth fields."""
+    properties = dict(schema["properties"])
+    for name in ("RelayUsername", "RelayPassword", "ClientId", "ClientSecret"):
+        properties[name] = SECRET_IN
+    properties["RelayAuthenticationType"] = {
+        "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}],
+        "description": "0 anonymous, 1 integrated, 2 explicit, 3 OAuth 2.0 client credentials.",
+    }
+    properties["TokenEndpoint"] = {
+        **_V2_TEXT,
+        "description": "Type 3: the OAuth 2.0 token URL (https; http only to loopback).",
+    }
+    properties["Scope"] = {**_V2_TEXT, "description": "Type 3: the scope requested."}
+    properties["Audience"] = {**_V2_TEXT, "description": "Type 3: the audience, if needed."}
+    return {**schema, "title": f"{schema.get('title', 'Body')}V2", "properties": properties}
+
+
 def request_body(model: type[BaseModel], *, form: bool) -> dict[str, Any]:
+    """Version 1 (default) or version 2 (``X-Keyfactor-Api-Version: 2``) bodies."""
     schema = model.model_json_schema()
-    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    either = {"anyOf": [schema, version_2(schema)]}
+    content: dict[str, Any] = {"application/json": {"schema": either}}
     if form:
-        content["application/x-www-form-urlencoded"] = {"schema": schema}
+        content["application/x-www-form-urlencoded"] = {"schema": either}
     return {"requestBody": {"required": True, "content": content}}
 
 

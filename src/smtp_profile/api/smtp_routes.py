@@ -21,18 +21,12 @@ from smtp_profile.api.guards import (
 from smtp_profile.api.observability import Metrics
 from smtp_profile.api.responses import json_bytes, json_response, raw_json_response
 from smtp_profile.api.results import test_result_body
+from smtp_profile.api.versions import VERSIONS
 from smtp_profile.errors import InvalidField, RateLimited
 from smtp_profile.limits import SlidingWindow
 from smtp_profile.mail.plan import QuitAfter
-from smtp_profile.profile import (
-    PROFILE_FIELDS,
-    TEST_FIELDS,
-    parse_profile_request,
-    parse_test_request,
-)
 from smtp_profile.runtime import Runtime
 from smtp_profile.service import ProfileSnapshot
-from smtp_profile.wire import decode_body
 
 BASE = "/KeyfactorAPI"
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -58,23 +52,24 @@ _HEADERS = {
             "name": "X-Keyfactor-Api-Version",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": ["1", "1.0"]},
+            "schema": {"type": "string", "enum": ["1", "1.0", "2", "2.0"]},
         },
     ]
 }
 
 
 class _ViewCache:
-    """The GET body of the current revision, encoded once."""
+    """The GET body of the current revision, encoded once per API version."""
 
     def __init__(self) -> None:
-        self._revision = -1
-        self._body = b""
+        self._bodies: dict[int, tuple[int, bytes]] = {}
 
-    def body(self, snapshot: ProfileSnapshot) -> bytes:
-        if snapshot.revision != self._revision:
-            self._body, self._revision = json_bytes(snapshot.view()), snapshot.revision
-        return self._body
+    def body(self, snapshot: ProfileSnapshot, version: int = 1) -> bytes:
+        cached = self._bodies.get(version)
+        if cached is None or cached[0] != snapshot.revision:
+            cached = (snapshot.revision, json_bytes(snapshot.view(version)))
+            self._bodies[version] = cached
+        return cached[1]
 
 
 def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
@@ -89,21 +84,21 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
     @router.get(
         "/SMTP",
         summary="Read the SMTP profile",
-        responses={200: {"model": schemas.ProfileOut}, **_ERRORS},
+        responses={200: {"model": schemas.ProfileOut | schemas.ProfileOutV2}, **_ERRORS},
         openapi_extra=_HEADERS,
     )
     async def get_smtp(request: Request) -> Response:
         await authenticate(request, runtime.authenticator)
-        check_api_headers(request)
+        version = check_api_headers(request)
         snapshot = service.cached()
         if snapshot is None:
             snapshot = await anyio.to_thread.run_sync(service.current)
-        return raw_json_response(views.body(snapshot), headers={"ETag": snapshot.etag})
+        return raw_json_response(views.body(snapshot, version), headers={"ETag": snapshot.etag})
 
     @router.put(
         "/SMTP",
         summary="Replace the SMTP profile (fields left out are cleared)",
-        responses={200: {"model": schemas.ProfileOut}, **_ERRORS},
+        responses={200: {"model": schemas.ProfileOut | schemas.ProfileOutV2}, **_ERRORS},
         openapi_extra={
             **_HEADERS,
             **schemas.request_body(schemas.ProfileIn, form=True),
@@ -121,10 +116,9 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
     async def put_smtp(request: Request) -> Response:
         principal = await authenticate(request, runtime.authenticator)
         require_writer(principal)
-        check_api_headers(request)
+        wire = VERSIONS[check_api_headers(request)]
         body = await read_body(request, limit=limit)
-        fields = decode_body(request.headers.get("content-type"), body, known=PROFILE_FIELDS)
-        profile_request = parse_profile_request(fields)
+        profile_request = wire.profile_request(request.headers.get("content-type"), body)
         replace = partial(
             service.replace,
             profile_request,
@@ -133,13 +127,13 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
             if_match=request.headers.get("if-match"),
         )
         snapshot = await anyio.to_thread.run_sync(replace)
-        return json_response(snapshot.view(), headers={"ETag": snapshot.etag})
+        return json_response(snapshot.view(wire.number), headers={"ETag": snapshot.etag})
 
     @router.post(
         "/SMTP/Test",
         summary="Send a test e-mail with these settings (not stored)",
         responses={
-            200: {"model": schemas.TestOut},
+            200: {"model": schemas.TestOut | schemas.TestOutV2},
             400: {
                 "model": schemas.TestErrorOut,
                 "description": "Invalid input, or the test failed",
@@ -162,7 +156,7 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
     async def test_smtp(request: Request) -> Response:
         principal = await authenticate(request, runtime.authenticator)
         require_writer(principal)
-        check_api_headers(request)
+        wire = VERSIONS[check_api_headers(request)]
         wait = test_limit.retry_after(principal.name)
         if wait:
             raise RateLimited(
@@ -172,8 +166,7 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
             )
         quit_after = _quit_after(request)
         body = await read_body(request, limit=limit)
-        fields = decode_body(request.headers.get("content-type"), body, known=TEST_FIELDS)
-        test_request = parse_test_request(fields)
+        test_request = wire.test_request(request.headers.get("content-type"), body)
         test_limit.add(principal.name)
         outcome = await service.test(
             test_request, actor=principal, client=client_address(request), quit_after=quit_after
@@ -182,7 +175,8 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
             "ok" if outcome.success else "failed", "-" if outcome.success else outcome.stage
         ).inc()
         return json_response(
-            test_result_body(test_request, outcome), status=200 if outcome.success else 400
+            test_result_body(test_request, outcome, wire.echo),
+            status=200 if outcome.success else 400,
         )
 
     return router

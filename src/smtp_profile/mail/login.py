@@ -1,6 +1,9 @@
-"""The AUTH step: a password (PLAIN, LOGIN, CRAM-MD5) or the service's own identity."""
+"""The AUTH step: a password (PLAIN, LOGIN, CRAM-MD5), the service's own identity, or
+an OAuth bearer token (:mod:`smtp_profile.mail.oauth_login`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import aiosmtplib
 
@@ -8,24 +11,37 @@ from smtp_profile.egress import is_loopback
 from smtp_profile.mail.diagnosis import Failure, Stage, classify_reply
 from smtp_profile.mail.failures import StepFailed, refused, translate
 from smtp_profile.mail.integrated import IntegratedAuthError, authenticate
-from smtp_profile.mail.plan import Credentials, Integrated
+from smtp_profile.mail.oauth_login import log_in_oauth
+from smtp_profile.mail.plan import Credentials, Integrated, Login, OAuthLogin
 from smtp_profile.mail.recording import RecordingSMTP
 from smtp_profile.mail.transcript import Transcript
 
 
 async def log_in(
     smtp: RecordingSMTP,
-    login: Credentials | Integrated,
+    login: Login,
     *,
     host: str,
+    port: int,
     peer: str | None,
     allow_cleartext: bool,
     transcript: Transcript,
+    set_stage: Callable[[Stage], None],
 ) -> None:
     encrypted = smtp.get_transport_info("sslcontext") is not None
     cleartext_ok = encrypted or allow_cleartext or is_loopback(peer)
     try:
-        if isinstance(login, Integrated):
+        if isinstance(login, OAuthLogin):
+            await log_in_oauth(
+                smtp,
+                login,
+                host=host,
+                port=port,
+                cleartext_ok=cleartext_ok,
+                transcript=transcript,
+                set_stage=set_stage,
+            )
+        elif isinstance(login, Integrated):
             await authenticate(
                 smtp,
                 login.identity,

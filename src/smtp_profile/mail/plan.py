@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from smtp_profile.egress import EgressPolicy
 from smtp_profile.mail.diagnosis import Failure, Stage, hint_for
 from smtp_profile.mail.integrated import ServiceIdentity
 from smtp_profile.mail.tlsmode import TlsMode
+from smtp_profile.mail.transcript import Transcript
+from smtp_profile.oauth.grant import ClientCredentials
 from smtp_profile.secret import Secret
 
 
@@ -39,6 +41,27 @@ class Integrated:
     identity: ServiceIdentity = field(default_factory=ServiceIdentity)
 
 
+class TokenSource(Protocol):
+    """Gives a bearer token for a grant: a cached one, or with ``fresh`` a new one.
+    Raises ``StepFailed`` (stage ``token``) when the endpoint does not give one."""
+
+    async def token(
+        self, grant: ClientCredentials, *, fresh: bool, transcript: Transcript
+    ) -> Secret: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthLogin:
+    """Type 3: a token from ``grant``, then SASL XOAUTH2 (or OAUTHBEARER) as ``user``."""
+
+    user: str
+    grant: ClientCredentials
+    tokens: TokenSource
+
+
+Login = Credentials | Integrated | OAuthLogin
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float
@@ -58,7 +81,7 @@ class SendPlan:
     port: int
     tls_mode: TlsMode
     tls_policy: TlsPolicy
-    login: Credentials | Integrated | None
+    login: Login | None
     sender: str
     recipient: str
     message: bytes

@@ -12,19 +12,39 @@ import time
 
 from smtp_profile.mail.diagnosis import Failure, Stage
 from smtp_profile.mail.failures import StepFailed
-from smtp_profile.mail.plan import Credentials, SendPlan, TestOutcome
+from smtp_profile.mail.plan import Credentials, OAuthLogin, SendPlan, TestOutcome
 from smtp_profile.mail.reach import Resolver, system_resolver
 from smtp_profile.mail.session import Session
 from smtp_profile.mail.transcript import Transcript
 
-__all__ = ["Resolver", "run_test", "system_resolver"]
+__all__ = ["Resolver", "failed_before_start", "run_test", "system_resolver"]
+
+
+def login_secrets(plan: SendPlan) -> list[str]:
+    """What the transcript must never show (a token is added when it is obtained)."""
+    if isinstance(plan.login, Credentials):
+        return [plan.login.password.reveal()]
+    if isinstance(plan.login, OAuthLogin):
+        return [plan.login.grant.client_secret.reveal()]
+    return []
+
+
+def failed_before_start(
+    stage: Stage, failure: Failure, detail: str, *, secrets: list[str] | None = None
+) -> TestOutcome:
+    """A Test that stops before connecting (e.g. a secret that cannot be read)."""
+    transcript = Transcript(secrets=list(secrets or []))
+    outcome = TestOutcome(
+        success=False, stage=stage, failure=failure, detail=transcript.scrub(detail)
+    )
+    transcript.note(outcome.summary())
+    outcome.transcript = transcript.rendered()
+    return outcome
 
 
 async def run_test(plan: SendPlan, *, resolver: Resolver = system_resolver) -> TestOutcome:
     """Send (or probe) as ``plan`` says; never raises for a relay problem."""
-    transcript = Transcript(
-        secrets=[plan.login.password.reveal()] if isinstance(plan.login, Credentials) else []
-    )
+    transcript = Transcript(secrets=login_secrets(plan))
     session = Session(plan, transcript, resolver)
     started = time.monotonic()
     try:

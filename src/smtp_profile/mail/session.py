@@ -163,10 +163,15 @@ class Session:
             self._client(),
             self.plan.login,
             host=connect_address(self.plan.host),
+            port=self.plan.port,
             peer=self.peer,
             allow_cleartext=self.plan.allow_cleartext_auth,
             transcript=self.transcript,
+            set_stage=self._set_stage,
         )
+
+    def _set_stage(self, stage: Stage) -> None:
+        self.stage = stage
 
     async def _envelope(self) -> None:
         smtp = self._client()

@@ -31,6 +31,16 @@ profile = Table(
     Column("revision", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(256), nullable=True),
+    # API version 2 (migration 0003): secret references (JSON, not secret), OAuth 2.0.
+    Column("relay_username_ref", Text, nullable=True),
+    Column("relay_password_ref", Text, nullable=True),
+    Column("client_id", String(256), nullable=True),
+    Column("client_id_ref", Text, nullable=True),
+    Column("client_secret", LargeBinary, nullable=True),  # encrypted like relay_password
+    Column("client_secret_ref", Text, nullable=True),
+    Column("token_endpoint", String(2048), nullable=True),
+    Column("oauth_scope", String(1024), nullable=True),
+    Column("oauth_audience", String(1024), nullable=True),
 )
 
 api_user = Table(

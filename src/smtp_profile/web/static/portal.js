@@ -1,8 +1,105 @@
 // smtp-profile management page. Plain JavaScript, no dependencies.
 // Talks to the JSON API (GET/PUT /KeyfactorAPI/SMTP, POST /KeyfactorAPI/SMTP/Test,
-// GET /KeyfactorAPI/Audit) with the session cookie and the CSRF headers.
+// GET /KeyfactorAPI/Audit) with the session cookie and the CSRF headers, in API version 2
+// (secret objects, OAuth). Secrets are write-only fields (SmtpSecretFields below).
 // Text from the server is only ever put into the page with textContent.
 "use strict";
+
+// ---------------------------------------------------------------- write-only secret fields
+// A stored secret (password, client ID, client secret) is never shown or sent back:
+// "Replace" opens an empty input, "Keep" closes it again and the stored one is used. A
+// secret the service reads from a reference (an environment variable, a file or a
+// command, set through the API) is described, and sent back unchanged unless replaced.
+const SmtpSecretFields = (function () {
+  const PROVIDERS = { 1: "environment variable", 2: "file", 3: "command" };
+
+  function describe(ref) {
+    const kind = PROVIDERS[ref.Provider] || "provider " + String(ref.Provider);
+    const parameters = ref.Parameters && typeof ref.Parameters === "object" ? ref.Parameters : {};
+    const target = parameters.Name || parameters.Path || "";
+    return kind + (target ? " " + String(target) : "");
+  }
+
+  function isReference(object) {
+    return Boolean(object && typeof object === "object"
+      && object.Provider !== null && object.Provider !== undefined);
+  }
+
+  class SecretField {
+    // name: the API field; prefix: the ids of its parts; noun: "password", "client ID", ...
+    constructor(name, prefix, noun) {
+      this.name = name;
+      this.noun = noun;
+      this.loaded = null;
+      this.replacing = false;
+      const byId = (suffix) => document.getElementById(prefix + "-" + suffix);
+      this.input = document.getElementById(name);
+      this.inputLabel = document.getElementById(name + "-label");
+      this.error = document.getElementById(name + "-error");
+      this.storedBox = byId("stored");
+      this.storedText = byId("stored-text");
+      this.replaceButton = byId("replace");
+      this.entry = byId("entry");
+      this.keepButton = byId("keep");
+      this.label = byId("label");
+      this.destinationNote = byId("destination-note");
+    }
+
+    load(object) {
+      this.loaded = object && typeof object === "object" ? object : null;
+      this.replacing = false;
+      this.input.value = "";
+    }
+
+    get stored() { return this.loaded !== null; }
+
+    get reference() { return isReference(this.loaded) ? this.loaded : null; }
+
+    get open() { return !this.stored || this.replacing; }
+
+    // What a save or a test sends: a typed value, the reference as loaded, or nothing
+    // (then the server keeps the stored secret if the destination is unchanged).
+    value() {
+      if (this.open) {
+        const text = this.input.value;
+        return text === "" ? null : { SecretValue: text };
+      }
+      const ref = this.reference;
+      return ref ? { SecretValue: null, Provider: ref.Provider, Parameters: ref.Parameters } : null;
+    }
+
+    refresh(destinationChanged) {
+      const stored = this.stored;
+      const open = this.open;
+      const capital = this.noun.charAt(0).toUpperCase() + this.noun.slice(1);
+      const ref = this.reference;
+      this.storedText.textContent = ref
+        ? "The " + this.noun + " comes from the " + describe(ref) + "."
+        : "A " + this.noun + " is stored.";
+      this.storedBox.hidden = !stored || this.replacing;
+      this.entry.hidden = !open;
+      this.keepButton.hidden = !stored || !this.replacing;
+      this.inputLabel.textContent = stored ? "New " + this.noun : capital;
+      this.label.hidden = open;
+      this.destinationNote.hidden = !(stored && !this.replacing && destinationChanged);
+    }
+
+    // The caller refreshes the page before moving the focus (hidden parts take none).
+    openInput() {
+      this.replacing = true;
+      this.input.value = "";
+    }
+
+    keep() {
+      this.replacing = false;
+      this.input.value = "";
+      this.error.textContent = "";
+      this.error.hidden = true;
+    }
+  }
+
+  return { SecretField, describe, isReference };
+})();
 
 (function () {
   const API = "/KeyfactorAPI/SMTP";
@@ -13,10 +110,20 @@
   // Fields a server message may name, in the order they appear on the page.
   const ERROR_FIELDS = [
     "Host", "Port", "UseSSL", "RelayAuthenticationType", "RelayUsername",
-    "RelayPassword", "SenderAccount", "SenderName", "TestRecipient",
+    "RelayPassword", "ClientId", "ClientSecret", "TokenEndpoint", "Scope", "Audience",
+    "SenderAccount", "SenderName", "TestRecipient",
   ];
   const EXPLICIT = 2;
   const INTEGRATED = 1;
+  const OAUTH = 3;
+  const API_VERSION = "2";
+  const { SecretField, describe, isReference } = SmtpSecretFields;
+  const secrets = {
+    RelayPassword: new SecretField("RelayPassword", "password", "password"),
+    ClientId: new SecretField("ClientId", "clientid", "client ID"),
+    ClientSecret: new SecretField("ClientSecret", "clientsecret", "client secret"),
+  };
+  const OAUTH_SECRETS = ["ClientId", "ClientSecret"];
 
   const $ = (id) => document.getElementById(id);
   const body = document.body;
@@ -35,7 +142,7 @@
   const state = {
     loaded: null,        // the profile as last read or saved
     etag: null,          // its ETag, sent as If-Match
-    replacing: false,    // the password input is open
+    username: "",        // the stored user name (version 1 shows it; version 2 never does)
     saving: false,
     testing: false,
     confirmed: false,    // "Save anyway" was chosen for the current warnings
@@ -49,6 +156,7 @@
       "Accept": "application/json",
       "X-Keyfactor-Requested-With": "XMLHttpRequest",
       "X-CSRF-Token": csrfToken,
+      "X-Keyfactor-Api-Version": API_VERSION,
     };
     if (payload !== undefined) headers["Content-Type"] = "application/json";
     Object.assign(headers, extraHeaders || {});
@@ -117,47 +225,71 @@
       SenderAccount: textOrNull("SenderAccount"),
       SenderName: textOrNull("SenderName"),
     };
-    if (values.RelayAuthenticationType === EXPLICIT) {
-      values.RelayUsername = textOrNull("RelayUsername");
-      const password = $("RelayPassword").value;
-      // Only a password the user typed into the open input is ever sent.
-      if (passwordInputOpen() && password !== "") values.RelayPassword = password;
+    const type = values.RelayAuthenticationType;
+    if (type === EXPLICIT || type === OAUTH) values.RelayUsername = usernameValue();
+    // Only a secret typed into an open input is ever sent; a closed one keeps the stored
+    // secret (or sends its reference back unchanged).
+    if (type === EXPLICIT) values.RelayPassword = secrets.RelayPassword.value();
+    if (type === OAUTH) {
+      for (const name of OAUTH_SECRETS) values[name] = secrets[name].value();
+      values.TokenEndpoint = textOrNull("TokenEndpoint");
+      values.Scope = textOrNull("Scope");
+      values.Audience = textOrNull("Audience");
     }
     return values;
+  }
+
+  function usernameValue() {
+    const typed = textOrNull("RelayUsername");
+    if (typed !== null) return { SecretValue: typed };
+    const loaded = state.loaded ? state.loaded.RelayUsername : null;
+    return isReference(loaded) ? loaded : null;
   }
 
   function fillForm(profile) {
     $("Host").value = profile.Host || "";
     $("Port").value = profile.Port === null || profile.Port === undefined ? "" : String(profile.Port);
     $("UseSSL").checked = profile.UseSSL === true;
-    const type = [0, 1, 2].includes(profile.RelayAuthenticationType) ? profile.RelayAuthenticationType : 0;
+    const type = [0, 1, 2, 3].includes(profile.RelayAuthenticationType) ? profile.RelayAuthenticationType : 0;
     $("auth-" + type).checked = true;
-    $("RelayUsername").value = profile.RelayUsername || "";
+    $("RelayUsername").value = state.username;
+    const ref = isReference(profile.RelayUsername) ? profile.RelayUsername : null;
+    $("RelayUsername-ref").textContent = ref
+      ? "Now read from the " + describe(ref) + "; type a user name to replace it." : "";
+    $("RelayUsername-ref").hidden = !ref;
+    for (const name of ["TokenEndpoint", "Scope", "Audience"]) $(name).value = profile[name] || "";
     $("SenderAccount").value = profile.SenderAccount || "";
     $("SenderName").value = profile.SenderName || "";
-    $("RelayPassword").value = "";
-    state.replacing = false;
+    for (const name of Object.keys(secrets)) secrets[name].load(profile[name]);
     refresh();
   }
 
   // ---------------------------------------------------------------- what the page shows
 
   function hasStoredPassword() {
-    return Boolean(state.loaded && state.loaded.HasPassword);
+    return secrets.RelayPassword.stored;
   }
 
-  function passwordInputOpen() {
-    return !hasStoredPassword() || state.replacing;
-  }
-
-  function destinationChanged() {
+  function relayChanged() {
     const loaded = state.loaded;
     if (!loaded) return false;
     const host = ($("Host").value.trim() || "").toLowerCase();
     const port = $("Port").value.trim() || "25";
     return host !== String(loaded.Host || "").toLowerCase()
-      || port !== String(loaded.Port === null || loaded.Port === undefined ? 25 : loaded.Port)
-      || $("RelayUsername").value.trim() !== String(loaded.RelayUsername || "");
+      || port !== String(loaded.Port === null || loaded.Port === undefined ? 25 : loaded.Port);
+  }
+
+  // What guards each stored secret (the server's rule): it is only used for an unchanged
+  // Host and Port, and then user name, token endpoint or client ID.
+  function destinationChanged() {
+    return relayChanged() || $("RelayUsername").value.trim() !== state.username;
+  }
+
+  function tokenDestinationChanged() {
+    const loaded = state.loaded;
+    if (!loaded) return false;
+    const endpoint = $("TokenEndpoint").value.trim();
+    return relayChanged() || endpoint.toLowerCase() !== String(loaded.TokenEndpoint || "").toLowerCase();
   }
 
   function parsedPort() {
@@ -201,24 +333,32 @@
         + "unencrypted, and the service refuses to send it unless the operator allowed "
         + "clear-text authentication. Turn Use SSL on.");
     }
+    if (values.RelayAuthenticationType === OAUTH && !values.UseSSL
+        && values.Host && !isLoopback(values.Host)) {
+      warnings.push("OAuth without SSL: the token would cross the network unencrypted, and "
+        + "the service refuses to send it unless the operator allowed clear-text "
+        + "authentication. Turn Use SSL on.");
+    }
     return warnings;
   }
 
   function refresh() {
     const type = radioValue();
     const explicit = type === EXPLICIT;
+    const oauth = type === OAUTH;
+    $("login-fields").hidden = !(explicit || oauth);
     $("explicit-fields").hidden = !explicit;
+    $("oauth-fields").hidden = !oauth;
+    $("RelayUsername-help").hidden = oauth;
+    $("RelayUsername-oauth-help").hidden = !oauth;
+    $("RelayUsername-label").textContent = oauth ? "Mailbox (user name)" : "User name";
     $("integrated-note").hidden = type !== INTEGRATED;
     $("password-erase-note").hidden = explicit || !hasStoredPassword();
 
-    const stored = hasStoredPassword();
-    const open = passwordInputOpen();
-    $("password-stored").hidden = !stored || state.replacing;
-    $("password-entry").hidden = !open;
-    $("password-keep").hidden = !stored || !state.replacing;
-    $("RelayPassword-label").textContent = stored ? "New password" : "Password";
-    $("password-label").hidden = open;
-    $("password-destination-note").hidden = !(explicit && stored && !state.replacing && destinationChanged());
+    secrets.RelayPassword.refresh(explicit && destinationChanged());
+    secrets.ClientId.refresh(oauth && tokenDestinationChanged());
+    secrets.ClientSecret.refresh(oauth && (tokenDestinationChanged() || !secrets.ClientId.stored
+      || secrets.ClientId.replacing));
 
     const values = formValues();
     $("tls-explain").textContent = tlsExplanation(parsedPort(), values.UseSSL);
@@ -252,8 +392,11 @@
   // The server is the authority: its Message names the field by its PascalCase name.
   function fieldOf(data) {
     if (!data) return null;
-    if (data.ErrorCode === STORED_PASSWORD_CODE) return "RelayPassword";
     const message = String(data.Message || "");
+    if (data.ErrorCode === STORED_PASSWORD_CODE) {
+      const named = ["RelayUsername", "ClientId", "ClientSecret"].find((n) => message.startsWith(n));
+      return named || "RelayPassword";
+    }
     let best = null;
     let bestAt = Infinity;
     for (const name of ERROR_FIELDS) {
@@ -271,8 +414,9 @@
       setStatus(fallbackStatus, message, "error");
       return;
     }
-    if (name === "RelayPassword" && !passwordInputOpen()) openPasswordInput(false);
-    if (name === "RelayUsername" || name === "RelayPassword") $("explicit-fields").hidden = false;
+    if (secrets[name] && !secrets[name].open) openSecretInput(name, false);
+    if (name === "RelayUsername") $("login-fields").hidden = false;
+    if (name === "RelayPassword") $("explicit-fields").hidden = false;
     error.textContent = message;
     error.hidden = false;
     const input = name === "RelayAuthenticationType" ? $("auth-" + radioValue()) : $(name);
@@ -290,21 +434,16 @@
 
   // ---------------------------------------------------------------- password
 
-  function openPasswordInput(focus) {
-    state.replacing = true;
-    $("RelayPassword").value = "";
+  function openSecretInput(name, focus) {
+    secrets[name].openInput();
     refresh();
-    if (focus !== false) $("RelayPassword").focus();
+    if (focus !== false) secrets[name].input.focus();
   }
 
-  function keepStoredPassword() {
-    state.replacing = false;
-    $("RelayPassword").value = "";
-    const error = $("RelayPassword-error");
-    error.textContent = "";
-    error.hidden = true;
+  function keepStoredSecret(name) {
+    secrets[name].keep();
     refresh();
-    $("password-replace").focus();
+    secrets[name].replaceButton.focus();
   }
 
   // ---------------------------------------------------------------- load and save
@@ -316,18 +455,29 @@
     setStatus($("load-status"), "Loading the profile…", "");
     $("load-status").hidden = false;
     const result = await call("GET", API);
+    const username = result.ok ? await storedUsername(result.data) : "";
     form.setAttribute("aria-busy", "false");
     if (!result.ok || !result.data) {
       setStatus($("load-status"), messageOf(result, "The profile could not be loaded"), "error");
       return;
     }
     state.loaded = result.data;
+    state.username = username;
     state.etag = result.headers.get("ETag");
     clearErrors();
     fillForm(result.data);
     $("load-status").hidden = true;
     fields.disabled = !mayWrite;
     if (saveButton) saveButton.disabled = state.ended;
+  }
+
+  // Version 2 never returns a SecretValue, the user name's neither; version 1 always
+  // showed a stored user name, so the page reads it there to show it in the form.
+  async function storedUsername(profile) {
+    const loaded = profile ? profile.RelayUsername : null;
+    if (!loaded || isReference(loaded)) return "";
+    const v1 = await call("GET", API, undefined, { "X-Keyfactor-Api-Version": "1" });
+    return v1.ok && v1.data && typeof v1.data.RelayUsername === "string" ? v1.data.RelayUsername : "";
   }
 
   function showSaveWarnings(warnings) {
@@ -362,6 +512,8 @@
     state.confirmed = false;
     if (result.ok && result.data) {
       state.loaded = result.data;
+      const saved = result.data.RelayUsername;
+      state.username = saved && !isReference(saved) ? textOrNull("RelayUsername") || state.username : "";
       state.etag = result.headers.get("ETag") || state.etag;
       fillForm(result.data);
       setStatus($("form-status"), "Saved.", "ok");
@@ -549,8 +701,10 @@
     clearErrors();
     loadProfile().then(() => setStatus($("form-status"), state.loaded ? "Reloaded." : "", "ok"));
   });
-  $("password-replace").addEventListener("click", () => openPasswordInput(true));
-  $("password-keep").addEventListener("click", keepStoredPassword);
+  for (const name of Object.keys(secrets)) {
+    secrets[name].replaceButton.addEventListener("click", () => openSecretInput(name, true));
+    secrets[name].keepButton.addEventListener("click", () => keepStoredSecret(name));
+  }
   $("sign-out").addEventListener("click", signOut);
   $("history-refresh").addEventListener("click", loadHistory);
   if (mayWrite) {
