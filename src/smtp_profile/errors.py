@@ -177,6 +177,5 @@ STAGE_CODES: dict[str, str] = {
     "rcpt": "0xA0400008",
     "data": "0xA0400009",
     "quit": "0xA040000A",
-    "timeout": "0xA040000B",
     "token": "0xA040000C",
 }

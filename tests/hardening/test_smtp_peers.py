@@ -188,11 +188,6 @@ async def test_garbage(where: str, action: Action, stage: Stage) -> None:
     assert peer.messages == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: an unparsable reply is reported as 'the server refused (-1)' in the "
-    "diagnosis Message: -1 is aiosmtplib's marker, not an SMTP code, and nothing was refused",
-    strict=True,
-)
 async def test_garbage_is_not_called_a_refusal() -> None:
     outcome, _ = await timed(Peer(greeting=b"* OK IMAP4rev1 ready\r\n"), "GREETING")
 
@@ -201,13 +196,6 @@ async def test_garbage_is_not_called_a_refusal() -> None:
     assert "refused" not in outcome.summary()
 
 
-@pytest.mark.xfail(
-    reason="BUG: a well-formed reply with a success code where another was due (250 as "
-    "the greeting, 354 to MAIL, 220 to RCPT, 250 to DATA) is diagnosed as the server "
-    "refusing the step (greeting-refused / sender-refused / recipient-refused / "
-    "data-refused, with that hint) instead of protocol-error",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("where", "reply", "stage"),
     [
@@ -258,12 +246,6 @@ async def test_421_greeting(greeting: Pieces) -> None:
             await asyncio.sleep(0.01)
 
 
-@pytest.mark.xfail(
-    reason="BUG: after a multi-line refusal the transcript's closing note is one entry "
-    "with embedded newlines ('*: Test failed ... The server answered 550 a\\nb.'), "
-    "breaking the one-timestamped-line-per-entry format",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("where", "reply"),
     [
@@ -373,12 +355,6 @@ async def test_starttls_handshake_never_completes_is_bounded(command: float, tot
     assert "MAIL" not in peer.verbs()
 
 
-@pytest.mark.xfail(
-    reason="BUG: a STARTTLS handshake the server never answers (after its 220) is "
-    "diagnosed as the generic 'timeout' (hint: the relay stopped answering, raise "
-    "COMMAND_TIMEOUT), while the same on an implicit-TLS port is 'tls-timeout'",
-    strict=True,
-)
 async def test_starttls_handshake_never_completes_is_a_tls_timeout() -> None:
     peer = peer_for("STARTTLS", Listen(b"220 2.0.0 Ready to start TLS\r\n"))
     outcome, _ = await timed(peer, "STARTTLS", command=COMMAND, total=LONG)

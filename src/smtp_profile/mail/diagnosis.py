@@ -31,7 +31,7 @@ def hint_for(failure: Failure) -> Hint:
 def classify_reply(stage: Stage, code: int, message: str) -> Failure:
     """A failure kind from the step and the server's reply."""
     text = message.lower()
-    if not 200 <= code <= 599:  # aiosmtplib reports an unparsable reply as code -1
+    if not 400 <= code <= 599:  # -1: unparsable (aiosmtplib); 2xx/3xx: not a refusal
         return Failure.PROTOCOL_ERROR
     if code == 421:
         return Failure.SERVICE_UNAVAILABLE

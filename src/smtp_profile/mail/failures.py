@@ -27,6 +27,11 @@ class StepFailed(Exception):
 
 
 def refused(stage: Stage, failure: Failure, code: int, message: str) -> StepFailed:
+    if code < 0:  # aiosmtplib's marker for a reply it could not parse
+        return StepFailed(stage, failure, "the server's answer is not valid SMTP", None, message)
+    if code < 400:
+        detail = f"the server answered {code}, which makes no sense at this step"
+        return StepFailed(stage, failure, detail, code, message)
     return StepFailed(stage, failure, f"the server refused ({code})", code, message)
 
 

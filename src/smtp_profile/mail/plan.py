@@ -143,8 +143,8 @@ class TestOutcome:
                 return f"Probe succeeded: stopped after {self.stopped_after} without sending."
             return "Test message accepted by the relay."
         reply = (
-            f" The server answered {self.smtp_code} {self.smtp_message}."
-            if self.smtp_code is not None
+            f" The server answered {self.smtp_code} {' / '.join(self.smtp_message.splitlines())}."
+            if self.smtp_code is not None and self.smtp_message is not None
             else ""
         )
         return f"Test failed at step '{self.stage}': {self.detail}.{reply}"

@@ -149,6 +149,15 @@ class Session:
         except aiosmtplib.SMTPResponseException as exc:
             self.transcript.server(exc.code, exc.message)
             raise self._reply_failure(Stage.TLS, exc.code, exc.message) from None
+        except aiosmtplib.SMTPTimeoutError as exc:
+            if "upgrading" not in str(exc):  # no answer to STARTTLS itself
+                raise translate(exc, Stage.TLS) from None
+            # The server said 220 and then never completed the handshake.
+            raise StepFailed(
+                Stage.TLS,
+                Failure.TLS_TIMEOUT,
+                "the server accepted STARTTLS but the TLS handshake did not complete",
+            ) from None
         except Exception as exc:
             raise translate(exc, Stage.TLS) from None
         self.transcript.server(response.code, response.message)
