@@ -29,7 +29,7 @@ from smtp_profile.mail.plan import (
 from smtp_profile.mail.sender import Resolver, failed_before_start, run_test, system_resolver
 from smtp_profile.mail.tlsmode import choose_tls_mode
 from smtp_profile.oauth.cache import TokenCache
-from smtp_profile.profile import ProfileRequest, TestRequest
+from smtp_profile.profile import AuthType, ProfileRequest, TestRequest
 from smtp_profile.secret import Secret
 from smtp_profile.secret_plan import plan_secrets
 from smtp_profile.secret_policy import SecretProblem
@@ -37,9 +37,13 @@ from smtp_profile.settings import Settings
 from smtp_profile.snapshot import ProfileSnapshot, etag_matches, snapshot_of
 from smtp_profile.store.changes import ChangeProbe
 from smtp_profile.store.database import Database
-from smtp_profile.store.profiles import load_profile, save_profile
+from smtp_profile.store.profiles import EMPTY_PROFILE, StoredProfile, load_profile, save_profile
 
 __all__ = ["ProfileService", "ProfileSnapshot", "etag_matches"]
+
+
+# Anonymous and integrated logins use no stored secret: their Test reads no database.
+_NO_STORED_SECRET = frozenset({AuthType.ANONYMOUS, AuthType.INTEGRATED})
 
 
 class ProfileService:
@@ -175,7 +179,10 @@ class ProfileService:
         """Send a real test message with the request's settings (nothing is stored),
         and record the attempt in the audit trail."""
         try:
-            login = await asyncio.to_thread(self._login_for, request.profile)
+            if request.profile.settings.auth_type in _NO_STORED_SECRET:
+                login = self._login_for(request.profile, stored=EMPTY_PROFILE)  # no I/O
+            else:
+                login = await asyncio.to_thread(self._login_for, request.profile)
         except SecretProblem as problem:
             outcome = failed_before_start(Stage.CONFIG, problem.failure, problem.message)
         else:
@@ -208,11 +215,14 @@ class ProfileService:
             return self._box.encrypt(new)
         return stored if keep else None
 
-    def _login_for(self, request: ProfileRequest) -> Login | None:
+    def _login_for(
+        self, request: ProfileRequest, *, stored: StoredProfile | None = None
+    ) -> Login | None:
         """The Test's login: given secrets, stored ones the rule lets it keep (400
         otherwise), references read now (:class:`SecretProblem` when they cannot be)."""
-        with self._database.read() as connection:
-            stored = load_profile(connection)
+        if stored is None:
+            with self._database.read() as connection:
+                stored = load_profile(connection)
         plan = plan_secrets(request, stored.secrets)
         return self.logins.login(
             plan,

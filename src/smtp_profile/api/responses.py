@@ -28,6 +28,16 @@ def raw_json_response(content: bytes, *, headers: dict[str, str] | None = None) 
     return Response(content, status_code=200, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
+class PreparedResponse(Response):
+    """A 200 whose body and header bytes were built earlier (the hot GET path)."""
+
+    def __init__(self, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = list(raw_headers)
+
+
 def error_body(error: ServiceError) -> dict[str, Any]:
     return {"ErrorCode": entry_for(error).code, "Message": error.message}
 

@@ -19,7 +19,12 @@ from smtp_profile.api.guards import (
     require_writer,
 )
 from smtp_profile.api.observability import Metrics
-from smtp_profile.api.responses import json_bytes, json_response, raw_json_response
+from smtp_profile.api.responses import (
+    PreparedResponse,
+    json_bytes,
+    json_response,
+    raw_json_response,
+)
 from smtp_profile.api.results import test_result_body
 from smtp_profile.api.versions import VERSIONS
 from smtp_profile.errors import InvalidField, RateLimited
@@ -59,17 +64,21 @@ _HEADERS = {
 
 
 class _ViewCache:
-    """The GET body of the current revision, encoded once per API version."""
+    """The GET response of the current revision, encoded once per API version:
+    body and header bytes are built only when the revision changes."""
 
     def __init__(self) -> None:
-        self._bodies: dict[int, tuple[int, bytes]] = {}
+        self._responses: dict[int, tuple[int, bytes, list[tuple[bytes, bytes]]]] = {}
 
-    def body(self, snapshot: ProfileSnapshot, version: int = 1) -> bytes:
-        cached = self._bodies.get(version)
+    def response(self, snapshot: ProfileSnapshot, version: int = 1) -> Response:
+        cached = self._responses.get(version)
         if cached is None or cached[0] != snapshot.revision:
-            cached = (snapshot.revision, json_bytes(snapshot.view(version)))
-            self._bodies[version] = cached
-        return cached[1]
+            prepared = raw_json_response(
+                json_bytes(snapshot.view(version)), headers={"ETag": snapshot.etag}
+            )
+            cached = (snapshot.revision, bytes(prepared.body), prepared.raw_headers)
+            self._responses[version] = cached
+        return PreparedResponse(cached[1], cached[2])
 
 
 def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
@@ -93,7 +102,7 @@ def smtp_router(runtime: Runtime, metrics: Metrics) -> APIRouter:
         snapshot = service.cached()
         if snapshot is None:
             snapshot = await anyio.to_thread.run_sync(service.current)
-        return raw_json_response(views.body(snapshot, version), headers={"ETag": snapshot.etag})
+        return views.response(snapshot, version)
 
     @router.put(
         "/SMTP",
