@@ -13,10 +13,10 @@ from starlette.responses import Response
 from smtp_profile import __version__
 from smtp_profile.api.audit_routes import audit_router
 from smtp_profile.api.denials import record_denial
+from smtp_profile.api.edge import EdgeMiddleware
 from smtp_profile.api.health_routes import health_router
-from smtp_profile.api.observability import Metrics, ObservabilityMiddleware
+from smtp_profile.api.observability import Metrics
 from smtp_profile.api.openapi import complete_document
-from smtp_profile.api.paths import CaseInsensitivePaths
 from smtp_profile.api.responses import error_response
 from smtp_profile.api.smtp_routes import smtp_router
 from smtp_profile.errors import (
@@ -45,14 +45,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     metrics = Metrics()
     app.state.metrics = metrics
-    app.include_router(smtp_router(runtime, metrics))
+    # First in the route table and not behind an included-router layer: GET /SMTP is
+    # the hot path, and each layer and each route tried before it costs time.
+    app.router.routes[:0] = smtp_router(runtime, metrics).routes
     app.include_router(audit_router(runtime))
     install_web(app, runtime)
     app.include_router(health_router(runtime, metrics))
     _install_error_handlers(app)
     app.openapi_schema = complete_document(app.openapi())
-    app.add_middleware(CaseInsensitivePaths, canonical=list(app.openapi()["paths"]))
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(EdgeMiddleware, canonical=list(app.openapi()["paths"]), metrics=metrics)
     return app
 
 

@@ -36,8 +36,8 @@ _MTIME_GRANULARITY_NS = 50_000_000
 class SqliteDataVersion:
     """``PRAGMA data_version`` tells whether another connection committed.
 
-    A ``stat`` of the database and its WAL file comes first: no commit can happen
-    without touching one of them, and two ``stat`` calls are far cheaper than a query.
+    A ``stat`` of the WAL file comes first: no commit can happen without writing
+    it, and one ``stat`` is far cheaper than a query.
     File times are coarse (a kernel tick), so for a moment after the last write the
     query runs anyway.
     """
@@ -45,7 +45,9 @@ class SqliteDataVersion:
     blocking = False
 
     def __init__(self, database_path: str) -> None:
-        self._files = [Path(database_path), Path(database_path + "-wal")]
+        # In WAL mode every commit writes the -wal file (a checkpoint then only copies
+        # committed pages), and this probe's open connection keeps that file in place.
+        self._files = [Path(database_path + "-wal")]
         self._connection = sqlite3.connect(database_path, check_same_thread=False)
         self._lock = threading.Lock()
         self._signature = self._stat()

@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from smtp_profile.runtime import Runtime
-from smtp_profile.web.headers import PageHeaders
 from smtp_profile.web.pages import STATIC_DIR, STATIC_PREFIX, Pages
 from smtp_profile.web.routes import web_router
 from smtp_profile.web.sessions import (
@@ -42,4 +41,3 @@ def install_web(app: FastAPI, runtime: Runtime) -> None:
         )
     )
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR, html=False), name="portal-static")
-    app.add_middleware(PageHeaders)
