@@ -9,10 +9,10 @@ must be read again.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
-from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -47,30 +47,26 @@ class SqliteDataVersion:
     def __init__(self, database_path: str) -> None:
         # In WAL mode every commit writes the -wal file (a checkpoint then only copies
         # committed pages), and this probe's open connection keeps that file in place.
-        self._files = [Path(database_path + "-wal")]
+        self._wal = database_path + "-wal"
         self._connection = sqlite3.connect(database_path, check_same_thread=False)
         self._lock = threading.Lock()
         self._signature = self._stat()
         self._seen = self._read()
 
-    def _stat(self) -> tuple[tuple[int, int], ...]:
-        signature = []
-        for path in self._files:
-            try:
-                info = path.stat()
-            except FileNotFoundError:
-                signature.append((0, 0))
-            else:
-                signature.append((info.st_mtime_ns, info.st_size))
-        return tuple(signature)
+    def _stat(self) -> tuple[int, int]:
+        """(modification time in ns, size) of the WAL file; (0, 0) when there is none."""
+        try:
+            info = os.stat(self._wal)
+        except FileNotFoundError:
+            return (0, 0)
+        return (info.st_mtime_ns, info.st_size)
 
     def _read(self) -> int:
         return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
     def changed(self) -> bool:
         signature = self._stat()
-        newest = max(mtime for mtime, _ in signature)
-        if signature == self._signature and time.time_ns() - newest > _MTIME_GRANULARITY_NS:
+        if signature == self._signature and time.time_ns() - signature[0] > _MTIME_GRANULARITY_NS:
             return False  # untouched since well before the file clock's granularity
         with self._lock:
             self._signature = signature
