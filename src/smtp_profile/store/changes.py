@@ -9,7 +9,6 @@ must be read again.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -30,46 +29,36 @@ class ChangeProbe(Protocol):
     def close(self) -> None: ...
 
 
-_MTIME_GRANULARITY_NS = 50_000_000
+SQLITE_CHECK_INTERVAL = 0.1  # seconds: how stale another process's write may look
 
 
 class SqliteDataVersion:
     """``PRAGMA data_version`` tells whether another connection committed.
 
-    A ``stat`` of the WAL file comes first: no commit can happen without writing
-    it, and one ``stat`` is far cheaper than a query.
-    File times are coarse (a kernel tick), so for a moment after the last write the
-    query runs anyway.
+    Writes by this process update the served copy at once; a write by another
+    process on the same file (a CLI ``import``, a second instance) is seen within
+    :data:`SQLITE_CHECK_INTERVAL`: the check runs at most that often, so a busy
+    GET path pays a clock read, not a system call or a query.
     """
 
     blocking = False
 
-    def __init__(self, database_path: str) -> None:
-        # In WAL mode every commit writes the -wal file (a checkpoint then only copies
-        # committed pages), and this probe's open connection keeps that file in place.
-        self._wal = database_path + "-wal"
+    def __init__(self, database_path: str, *, interval: float = SQLITE_CHECK_INTERVAL) -> None:
         self._connection = sqlite3.connect(database_path, check_same_thread=False)
         self._lock = threading.Lock()
-        self._signature = self._stat()
+        self._interval = interval
+        self._next_check = time.monotonic() + interval
         self._seen = self._read()
-
-    def _stat(self) -> tuple[int, int]:
-        """(modification time in ns, size) of the WAL file; (0, 0) when there is none."""
-        try:
-            info = os.stat(self._wal)
-        except FileNotFoundError:
-            return (0, 0)
-        return (info.st_mtime_ns, info.st_size)
 
     def _read(self) -> int:
         return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
     def changed(self) -> bool:
-        signature = self._stat()
-        if signature == self._signature and time.time_ns() - signature[0] > _MTIME_GRANULARITY_NS:
-            return False  # untouched since well before the file clock's granularity
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
         with self._lock:
-            self._signature = signature
+            self._next_check = now + self._interval
             version = self._read()
             if version == self._seen:
                 return False
