@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from smtp_profile.api.observability import Metrics, request_id_var
 from smtp_profile.web.headers import adjust_page_headers, is_page_path
 
+EDGE_HEADERS = "smtp_profile.headers"
+_WANTED = frozenset({b"authorization", b"x-keyfactor-requested-with", b"x-keyfactor-api-version"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("smtp_profile.access")
 
@@ -41,14 +43,18 @@ class EdgeMiddleware:
         wanted = self.canonical.get(scope["path"].lower())
         if wanted is not None and wanted != scope["path"]:
             scope = dict(scope, path=wanted, raw_path=wanted.encode("ascii"))
-        incoming, has_authorization, has_csrf = None, False, False
+        incoming, has_csrf = None, False
+        seen: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
+            if name in _WANTED and name not in seen:  # the first one counts, as in Starlette
+                seen[name] = value
+            elif name == b"x-request-id":
                 incoming = value.decode("latin-1")
-            elif name == b"authorization":
-                has_authorization = True
             elif name == b"x-csrf-token":
                 has_csrf = True
+        has_authorization = b"authorization" in seen
+        # The guards read these from here instead of parsing the headers again.
+        scope[EDGE_HEADERS] = seen
         request_id = incoming if incoming and _SAFE_ID.match(incoming) else next(self._ids)
         page = is_page_path(scope["path"])
         from_page = has_csrf and not has_authorization

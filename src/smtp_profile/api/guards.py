@@ -11,6 +11,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from smtp_profile.accounts import Authenticator, Principal
+from smtp_profile.api.edge import EDGE_HEADERS
 from smtp_profile.errors import (
     AuthenticationRequired,
     CsrfRejected,
@@ -23,6 +24,15 @@ from smtp_profile.web.sessions import COOKIE_NAME, Session, sessions_of
 
 SUPPORTED_VERSIONS = {"1": 1, "1.0": 1, "2": 2, "2.0": 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    """A request header, from what the edge middleware collected when it ran."""
+    collected = request.scope.get(EDGE_HEADERS)
+    if collected is None:
+        return request.headers.get(name.decode())
+    value = collected.get(name)
+    return value.decode("latin-1") if value is not None else None
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -48,7 +58,7 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Princi
     A cookie is checked with one HMAC (no database read, no password hash); a
     state-changing request it authenticates must also carry the CSRF headers.
     """
-    header = request.headers.get("authorization")
+    header = _header(request, b"authorization")
     if header is None and COOKIE_NAME in request.cookies:
         return await _session_principal(request)
     credentials = basic_credentials(header)
@@ -108,12 +118,12 @@ def require_writer(principal: Principal) -> None:
 
 def check_api_headers(request: Request) -> int:
     """The Keyfactor headers; returns the API version asked for."""
-    requested_with = request.headers.get("x-keyfactor-requested-with", "").strip()
+    requested_with = (_header(request, b"x-keyfactor-requested-with") or "").strip()
     if not requested_with:
         raise MissingRequestedWith(
             "The header X-Keyfactor-Requested-With is required (e.g. APIClient)."
         )
-    version = request.headers.get("x-keyfactor-api-version", "1").strip()
+    version = (_header(request, b"x-keyfactor-api-version") or "1").strip()
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedApiVersion(
             f"X-Keyfactor-Api-Version {version!r} is not supported; this server speaks 1 and 2."

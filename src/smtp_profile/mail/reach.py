@@ -4,43 +4,26 @@ answers and that the egress policy allows."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
 
 from smtp_profile.mail.diagnosis import Failure, Stage
 from smtp_profile.mail.failures import StepFailed, connect_failure
 from smtp_profile.mail.plan import SendPlan
 from smtp_profile.mail.transcript import Transcript
+from smtp_profile.resolving import HostNotFound, Resolver, lookup, system_resolver
 from smtp_profile.rules import connect_address
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Addresses for ``host`` from the system resolver, in its order, without repeats."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+__all__ = ["Resolver", "connect", "resolve", "system_resolver"]
 
 
 async def resolve(plan: SendPlan, resolver: Resolver, transcript: Transcript) -> list[str]:
     """The addresses to try; an IP literal is used as it is, never resolved."""
-    host = connect_address(plan.host)
     try:
-        ipaddress.ip_address(host)
-        return [host]
-    except ValueError:
-        pass
-    try:
-        addresses = await resolver(host, plan.port)
-    except (socket.gaierror, OSError) as exc:
-        raise StepFailed(
-            Stage.RESOLVE, Failure.UNKNOWN_HOST, f"the host name {host} does not resolve ({exc})"
-        ) from None
-    if not addresses:
-        raise StepFailed(Stage.RESOLVE, Failure.UNKNOWN_HOST, f"{host} has no address")
-    transcript.note(f"{host} resolves to {', '.join(addresses)}")
+        addresses = await lookup(plan.host, plan.port, resolver)
+    except HostNotFound as exc:
+        raise StepFailed(Stage.RESOLVE, Failure.UNKNOWN_HOST, exc.detail) from None
+    if addresses != [connect_address(plan.host)]:
+        transcript.note(f"{connect_address(plan.host)} resolves to {', '.join(addresses)}")
     return addresses
 
 

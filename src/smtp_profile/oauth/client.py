@@ -31,10 +31,10 @@ from smtp_profile.oauth.responses import Token, parse_token_response
 from smtp_profile.oauth.transport import (
     EgressCheckedBackend,
     EgressDenied,
-    Resolver,
     UnknownHost,
     token_egress,
 )
+from smtp_profile.resolving import Resolver
 from smtp_profile.secret import Secret
 
 MAX_RESPONSE_BYTES = 64 * 1024

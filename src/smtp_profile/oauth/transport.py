@@ -10,16 +10,14 @@ socket's address.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import httpcore
 
 from smtp_profile.egress import EgressPolicy, is_loopback
+from smtp_profile.resolving import HostNotFound, Resolver, lookup
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 HTTPS_PORT = 443
 
 
@@ -90,19 +88,10 @@ class EgressCheckedBackend(httpcore.AsyncNetworkBackend):
         raise EgressDenied("; ".join(refusals) or "no address to connect to")
 
     async def _addresses(self, host: str, port: int) -> list[str]:
-        host = host.strip("[]")
         try:
-            ipaddress.ip_address(host)
-            return [host]
-        except ValueError:
-            pass
-        try:
-            addresses = await self._resolver(host, port)
-        except (socket.gaierror, OSError) as exc:
-            raise UnknownHost(f"{host} does not resolve ({exc})") from None
-        if not addresses:
-            raise UnknownHost(f"{host} has no address")
-        return addresses
+            return await lookup(host, port, self._resolver)
+        except HostNotFound as exc:
+            raise UnknownHost(exc.detail) from None
 
     def _refusal(self, address: str, port: int) -> str | None:
         if self._loopback_only and not is_loopback(address):
