@@ -126,7 +126,7 @@ async def test_api_version_1(client: httpx.AsyncClient, version: str | None) -> 
     assert (await client.get("/KeyfactorAPI/SMTP", headers=headers)).status_code == 200
 
 
-@pytest.mark.parametrize("version", ["3", "abc", "1.1", "0"])
+@pytest.mark.parametrize("version", ["3", "abc", "1.1", "0", ""])
 async def test_unknown_api_version_is_400(client: httpx.AsyncClient, version: str) -> None:
     response = await client.get("/KeyfactorAPI/SMTP", headers={"X-Keyfactor-Api-Version": version})
     assert_error(response, 400)

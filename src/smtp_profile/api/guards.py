@@ -123,7 +123,9 @@ def check_api_headers(request: Request) -> int:
         raise MissingRequestedWith(
             "The header X-Keyfactor-Requested-With is required (e.g. APIClient)."
         )
-    version = (_header(request, b"x-keyfactor-api-version") or "1").strip()
+    # Absent means 1; present, it must be exactly a documented value (even empty is not).
+    given = _header(request, b"x-keyfactor-api-version")
+    version = "1" if given is None else given
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedApiVersion(
             f"X-Keyfactor-Api-Version {version!r} is not supported; this server speaks 1 and 2."
