@@ -45,7 +45,9 @@ class TestIn(ProfileIn):
     TestRecipient: str = Field(description="One bare e-mail address.")
 
 
-class ProfileOut(BaseModel):
+class EchoV1(BaseModel):
+    """The profile's fields as version 1 shows them (shared by GET/PUT and Test)."""
+
     Id: int
     Host: str | None
     Port: int
@@ -54,6 +56,9 @@ class ProfileOut(BaseModel):
     SenderAccount: str | None
     SenderName: str | None
     UseSSL: bool
+
+
+class ProfileOut(EchoV1):
     HasPassword: bool = Field(description="Whether a relay password is stored (never the value).")
 
 
@@ -67,8 +72,8 @@ class SecretOut(BaseModel):
     Parameters: dict[str, str] | None
 
 
-class ProfileOutV2(BaseModel):
-    """API version 2 (X-Keyfactor-Api-Version: 2)."""
+class EchoV2(BaseModel):
+    """The profile's fields as version 2 shows them (X-Keyfactor-Api-Version: 2)."""
 
     Id: int
     Host: str | None
@@ -84,6 +89,9 @@ class ProfileOutV2(BaseModel):
     SenderAccount: str | None
     SenderName: str | None
     UseSSL: bool
+
+
+class ProfileOutV2(EchoV2):
     HasPassword: bool = Field(description="Whether a password is stored or referenced.")
 
 
@@ -111,33 +119,11 @@ class Diagnosis(BaseModel):
     StoppedAfter: str | None
 
 
-class TestOut(Diagnosis):
-    Id: int
-    Host: str | None
-    Port: int
-    RelayAuthenticationType: int
-    RelayUsername: str | None
-    SenderAccount: str | None
-    SenderName: str | None
-    UseSSL: bool
+class TestOut(Diagnosis, EchoV1):
     TestRecipient: str
 
 
-class TestOutV2(Diagnosis):
-    Id: int
-    Host: str | None
-    Port: int
-    RelayAuthenticationType: int
-    RelayUsername: SecretOut | None
-    RelayPassword: SecretOut | None
-    ClientId: SecretOut | None
-    ClientSecret: SecretOut | None
-    TokenEndpoint: str | None
-    Scope: str | None
-    Audience: str | None
-    SenderAccount: str | None
-    SenderName: str | None
-    UseSSL: bool
+class TestOutV2(Diagnosis, EchoV2):
     TestRecipient: str
 
 
