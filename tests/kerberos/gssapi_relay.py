@@ -46,6 +46,7 @@ from tests.relay.bed import (
     _wait_for_greeting,
     _wait_group_gone,
     _write_tls,
+    dovecot_auth_services,
 )
 
 STARTUP_TIMEOUT = 30.0
@@ -119,23 +120,7 @@ passdb {{
   driver = static
   args = nopassword=y
 }}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home=/nonexistent
-}}
-service anvil {{
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-service auth {{
-  unix_listener {layout.sasl_socket.name} {{
-    mode = 0660
-    user = postfix
-    group = postfix
-  }}
-}}
-"""
+{dovecot_auth_services(layout)}"""
 
 
 def _master_cf(port: int) -> str:

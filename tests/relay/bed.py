@@ -393,6 +393,13 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {users_file}
 }}
+{dovecot_auth_services(layout)}"""
+
+
+def dovecot_auth_services(layout: _Layout) -> str:
+    """The end of a Dovecot config: the static userdb, no anvil auth penalty, and the
+    auth socket Postfix talks to. Shared with the Kerberos relay (tests/kerberos)."""
+    return f"""\
 userdb {{
   driver = static
   args = uid=nobody gid=nogroup home=/nonexistent
